@@ -1,0 +1,65 @@
+"""The one list of hypermodel names, and the choice of one for a dataset.
+
+Classes are imported when first used, so listing the names is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hypermodels.base import StructureHyperModel
+    from hypermodels.data import Dataset
+
+HYPERMODELS: dict[str, str] = {
+    "mlp": "hypermodels.mlp:MLPHyperModel",
+    "cnn": "hypermodels.cnn:CNNHyperModel",
+    "sequence": "hypermodels.sequence:SequenceHyperModel",
+}
+
+
+def hypermodel_class(kind: str) -> type[StructureHyperModel]:
+    """The class registered under `kind` in `HYPERMODELS`."""
+    if kind not in HYPERMODELS:
+        raise ValueError(
+            f"unknown hypermodel {kind!r}; choose auto or one of {', '.join(HYPERMODELS)}"
+        )
+    module, attribute = HYPERMODELS[kind].split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def kind_for_shape(input_shape: tuple[int, ...]) -> str:
+    """The hypermodel that fits examples of `input_shape`.
+
+    (height, width, channels) images get the CNN, (timesteps, features)
+    sequences the sequence model, and flat feature vectors the MLP.
+    """
+    return {3: "cnn", 2: "sequence"}.get(len(input_shape), "mlp")
+
+
+def hypermodel_for(dataset: Dataset, kind: str = "auto", **space: Any) -> StructureHyperModel:
+    """Builds the hypermodel for `dataset`, scaling and task included.
+
+    Args:
+        dataset: The split dataset; its training statistics are built into
+            the model.
+        kind: "auto" (by the data's shape) or one of `HYPERMODELS`.
+        **space: Bounds of the hypermodel's search space (`max_layers`,
+            `units`, `activations`, ...).
+
+    Raises:
+        ValueError: Unknown kind, or one that does not fit the data's shape.
+    """
+    if kind == "auto":
+        kind = kind_for_shape(dataset.input_shape)
+    return hypermodel_class(kind)(
+        input_shape=dataset.input_shape,
+        task=dataset.task,
+        num_classes=dataset.num_classes,
+        feature_mean=dataset.feature_mean,
+        feature_variance=dataset.feature_variance,
+        target_mean=dataset.target_mean,
+        target_std=dataset.target_std,
+        **space,
+    )

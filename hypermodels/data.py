@@ -1,0 +1,346 @@
+"""Datasets: the bundled scikit-learn sets, CSV and NPZ files, and the split.
+
+Every loader ends in `prepare()`, which checks the arrays, encodes class
+labels, makes a fixed, seeded train/validation split (stratified for
+classification) and computes the scaling statistics on the training part
+only. The statistics are built into the model by the hypermodels, so the
+exported model takes raw rows exactly as they appear in the user's data.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+from sklearn import datasets as sklearn_datasets
+from sklearn.model_selection import train_test_split
+
+MIN_ROWS = 10
+VALIDATION_FRACTION = 0.2
+# An integer target with at most this many distinct values is taken for
+# class labels; more, and it is a quantity to regress.
+MAX_INFERRED_CLASSES = 20
+
+
+class DataError(ValueError):
+    """The data cannot be used; the message names the problem."""
+
+
+@dataclass
+class Dataset:
+    """A dataset split for a search.
+
+    Args:
+        name: Where it came from: a bundled name or a file path.
+        task: "classification" or "regression".
+        x_train: Training features, float32, shape (rows, *input_shape).
+        y_train: Training targets: class indices (int) or values (float32).
+        x_val: Validation features.
+        y_val: Validation targets.
+        class_labels: The original label of each class index, or None.
+        feature_names: Column names of tabular data, or None.
+        feature_mean: Per-feature (last axis) mean of `x_train`.
+        feature_variance: Per-feature variance of `x_train`.
+        target_mean: Mean of a regression target on `x_train`'s rows.
+        target_std: Standard deviation of that target.
+    """
+
+    name: str
+    task: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    class_labels: Optional[list]
+    feature_names: Optional[list[str]]
+    feature_mean: np.ndarray
+    feature_variance: np.ndarray
+    target_mean: Optional[float] = None
+    target_std: Optional[float] = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        return len(self.class_labels) if self.class_labels is not None else None
+
+    @property
+    def rows(self) -> int:
+        return len(self.x_train) + len(self.x_val)
+
+    def describe(self) -> dict:
+        """What a server needs to know to feed a model trained on this data."""
+        return {
+            "dataset": self.name,
+            "task": self.task,
+            "input_shape": list(self.input_shape),
+            "class_labels": self.class_labels,
+            "feature_names": self.feature_names,
+            "rows": self.rows,
+        }
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray, None]:
+    bunch = sklearn_datasets.load_digits()
+    return bunch.images.reshape(-1, 8, 8, 1), bunch.target, None
+
+
+def _tabular(loader: Callable[..., Any]) -> Callable[[], tuple]:
+    def load() -> tuple[np.ndarray, np.ndarray, list[str]]:
+        bunch = loader()
+        return bunch.data, bunch.target, [str(name) for name in bunch.feature_names]
+
+    return load
+
+
+# name -> (loader, task). All ship inside scikit-learn: nothing is downloaded.
+BUILTIN_DATASETS: dict[str, tuple[Callable[[], tuple], str]] = {
+    "digits": (_digits, "classification"),
+    "iris": (_tabular(sklearn_datasets.load_iris), "classification"),
+    "wine": (_tabular(sklearn_datasets.load_wine), "classification"),
+    "breast_cancer": (_tabular(sklearn_datasets.load_breast_cancer), "classification"),
+    "diabetes": (_tabular(sklearn_datasets.load_diabetes), "regression"),
+}
+
+
+def load_builtin(name: str, seed: int = 0) -> Dataset:
+    """Loads one of `BUILTIN_DATASETS`, split.
+
+    Args:
+        name: The dataset's name.
+        seed: Seed of the train/validation split.
+    """
+    if name not in BUILTIN_DATASETS:
+        raise DataError(
+            f"unknown dataset {name!r}; bundled datasets are "
+            f"{', '.join(BUILTIN_DATASETS)}"
+        )
+    loader, task = BUILTIN_DATASETS[name]
+    x, y, feature_names = loader()
+    return prepare(name, x, y, task=task, feature_names=feature_names, seed=seed)
+
+
+def load_csv(
+    path: str, target: str, task: Optional[str] = None, seed: int = 0
+) -> Dataset:
+    """Loads a CSV file with a header row; `target` names the label column.
+
+    Args:
+        path: The CSV file.
+        target: Name of the column to predict; every other column is a
+            numeric feature.
+        task: "classification" or "regression"; inferred from the target
+            column when None.
+        seed: Seed of the train/validation split.
+    """
+    _check_file(path)
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        rows = list(csv.reader(file))
+    if not rows:
+        raise DataError(f"{path}: the file is empty")
+    header = [name.strip() for name in rows[0]]
+    if target not in header:
+        raise DataError(
+            f"{path}: no target column {target!r}; columns are {', '.join(header)}"
+        )
+    target_index = header.index(target)
+    feature_names = [name for i, name in enumerate(header) if i != target_index]
+    if not feature_names:
+        raise DataError(f"{path}: no feature columns besides the target {target!r}")
+    features, labels = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise DataError(
+                f"{path}: line {line} has {len(row)} fields, the header has {len(header)}"
+            )
+        labels.append(row[target_index].strip())
+        features.append(
+            [
+                _parse_number(path, line, header[i], cell)
+                for i, cell in enumerate(row)
+                if i != target_index
+            ]
+        )
+    if any(label == "" for label in labels):
+        line = labels.index("") + 2
+        raise DataError(f"{path}: line {line}: the target {target!r} is empty")
+    x = np.asarray(features, dtype="float64").reshape(len(features), len(feature_names))
+    return prepare(
+        path, x, _numbers_or_strings(labels), task=task,
+        feature_names=feature_names, seed=seed,
+    )
+
+
+def load_npz(path: str, task: Optional[str] = None, seed: int = 0) -> Dataset:
+    """Loads an `.npz` file holding arrays `x` (rows first) and `y`.
+
+    Args:
+        path: The NPZ file.
+        task: "classification" or "regression"; inferred from `y` when None.
+        seed: Seed of the train/validation split.
+    """
+    _check_file(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in ("x", "y") if key not in archive.files]
+            if missing:
+                raise DataError(
+                    f"{path}: missing array {', '.join(missing)}; "
+                    f"it holds {', '.join(archive.files) or 'nothing'}"
+                )
+            x, y = archive["x"], archive["y"]
+    except DataError:
+        raise
+    except (ValueError, OSError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{path}: x must be numeric, got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise DataError(f"{path}: x must have a rows axis and a feature axis, got shape {x.shape}")
+    return prepare(path, x, y, task=task, seed=seed)
+
+
+def prepare(
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    task: Optional[str] = None,
+    feature_names: Optional[Sequence[str]] = None,
+    seed: int = 0,
+) -> Dataset:
+    """Checks, encodes and splits arrays into a `Dataset`.
+
+    Args:
+        name: Where the data came from, for messages.
+        x: Features, rows first.
+        y: Targets, one per row.
+        task: "classification", "regression", or None to infer.
+        feature_names: Column names, for tabular data.
+        seed: Seed of the train/validation split.
+
+    Raises:
+        DataError: Too few rows, NaN or infinite values, mismatched lengths,
+            a single class, or a class with a single row.
+    """
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        y = y.reshape(len(y), -1)
+        if y.shape[1] != 1:
+            raise DataError(f"{name}: y must hold one target per row, got shape {y.shape}")
+        y = y[:, 0]
+    if len(x) != len(y):
+        raise DataError(f"{name}: {len(x)} rows of features but {len(y)} targets")
+    if len(x) < MIN_ROWS:
+        raise DataError(f"{name}: too few rows ({len(x)}); at least {MIN_ROWS} are needed")
+    if not np.isfinite(x).all():
+        row = int(np.argwhere(~np.isfinite(x))[0][0])
+        raise DataError(f"{name}: features hold NaN or infinite values (row {row + 1})")
+    task = task or _infer_task(y)
+    if task not in ("classification", "regression"):
+        raise DataError(f"{name}: task must be classification or regression, got {task!r}")
+    class_labels, target_mean, target_std = None, None, None
+    if task == "classification":
+        class_labels, y = _encode_classes(name, y)
+        stratify = y
+    else:
+        if y.dtype.kind not in "biuf":
+            raise DataError(f"{name}: a regression target must be numeric")
+        y = y.astype("float32")
+        if not np.isfinite(y).all():
+            raise DataError(f"{name}: the target holds NaN or infinite values")
+        stratify = None
+    validation_rows = math.ceil(VALIDATION_FRACTION * len(x))
+    if class_labels is not None:
+        # A stratified split needs every class on both sides.
+        validation_rows = max(validation_rows, len(class_labels))
+        if len(x) - validation_rows < len(class_labels):
+            raise DataError(
+                f"{name}: too few rows ({len(x)}) for {len(class_labels)} classes"
+            )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, test_size=validation_rows, random_state=seed, stratify=stratify
+    )
+    per_feature = x_train.reshape(-1, x_train.shape[-1])
+    if task == "regression":
+        target_mean = float(y_train.mean())
+        target_std = float(y_train.std()) or 1.0
+    return Dataset(
+        name=name,
+        task=task,
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        class_labels=class_labels,
+        feature_names=list(feature_names) if feature_names is not None else None,
+        feature_mean=per_feature.mean(axis=0),
+        feature_variance=per_feature.var(axis=0),
+        target_mean=target_mean,
+        target_std=target_std,
+    )
+
+
+def _check_file(path: str) -> None:
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+
+
+def _parse_number(path: str, line: int, column: str, cell: str) -> float:
+    text = cell.strip()
+    if text == "":
+        raise DataError(f"{path}: line {line}: missing value in column {column!r}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(
+            f"{path}: line {line}: column {column!r} is not numeric ({text!r})"
+        ) from None
+    if not math.isfinite(value):
+        raise DataError(f"{path}: line {line}: column {column!r} is {text}")
+    return value
+
+
+def _numbers_or_strings(labels: list[str]) -> np.ndarray:
+    """Target cells as numbers when they all parse, else as strings."""
+    try:
+        return np.asarray([float(label) for label in labels])
+    except ValueError:
+        return np.asarray(labels)
+
+
+def _infer_task(y: np.ndarray) -> str:
+    if y.dtype.kind not in "biuf":
+        return "classification"
+    finite = y[np.isfinite(y)] if y.dtype.kind == "f" else y
+    integral = bool(np.all(np.mod(finite, 1) == 0))
+    if integral and len(np.unique(finite)) <= MAX_INFERRED_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def _encode_classes(name: str, y: np.ndarray) -> tuple[list, np.ndarray]:
+    """The sorted class labels (JSON-friendly) and each row's class index."""
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise DataError(f"{name}: the target holds NaN or infinite values")
+        if np.all(np.mod(y, 1) == 0):
+            y = y.astype("int64")
+    labels, indices = np.unique(y, return_inverse=True)
+    if len(labels) < 2:
+        raise DataError(f"{name}: the target has one class only ({labels[0]!r})")
+    counts = np.bincount(indices)
+    if counts.min() < 2:
+        lonely = labels[int(np.argmin(counts))]
+        raise DataError(
+            f"{name}: class {lonely.item()!r} has a single row; each class needs at least 2"
+        )
+    return [label.item() for label in labels], indices.astype("int64")

@@ -1,0 +1,316 @@
+"""The `evokt` command line: `evokt search` and `evokt summary`.
+
+Bad input ends with one line naming the problem on standard error and exit
+status 2, never a traceback. TensorFlow is imported only once the arguments
+are known to be good, so `--help` and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from importlib import metadata
+from typing import Any, Optional, Sequence
+
+from hypermodels.auto import HYPERMODELS
+from tuner_ext.registry import STRATEGIES
+from tuner_ext.spec import SearchSpec
+from tuner_ext.spec import SpecError
+from tuner_ext.spec import prepare_project
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+SEED_CNN = "seed-cnn"
+
+
+class UsageError(Exception):
+    """Bad input from the user; the message says what."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("evokt")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evokt",
+        description="Architecture search for Keras models with KerasTuner.",
+    )
+    parser.add_argument("--version", action="version", version=f"evokt {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    search = commands.add_parser(
+        "search",
+        help="run a search and save the best model",
+        description=(
+            "Search for the best network for a dataset, show progress, print the "
+            "best trials and write the best model to --output."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    source = search.add_argument_group("data (one of; default: --dataset digits)")
+    source.add_argument(
+        "--dataset",
+        help="bundled dataset: digits (8x8 images), iris, wine, breast_cancer, "
+        "diabetes (regression)",
+    )
+    source.add_argument("--csv", metavar="PATH", help="CSV file with a header row")
+    source.add_argument("--target", metavar="COL", help="the CSV column to predict")
+    source.add_argument("--npz", metavar="PATH", help=".npz file with arrays x and y")
+    source.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        help="what to predict; inferred from the target when left out",
+    )
+    model = search.add_argument_group("search")
+    model.add_argument(
+        "--hypermodel",
+        default="auto",
+        choices=["auto", *HYPERMODELS],
+        help="network family; auto picks cnn for images, sequence for "
+        "(timesteps, features) and mlp for feature vectors",
+    )
+    model.add_argument(
+        "--oracle",
+        default="genetic",
+        choices=list(STRATEGIES),
+        help="search strategy: "
+        + "; ".join(f"{name}: {strategy.summary}" for name, strategy in STRATEGIES.items()),
+    )
+    model.add_argument("--max-trials", type=int, default=10, metavar="N", help="trials to run")
+    model.add_argument(
+        "--epochs", type=int, default=5, metavar="E",
+        help="training epochs per trial (hyperband: at most)",
+    )
+    model.add_argument("--batch-size", type=int, default=32, metavar="B", help="training batch size")
+    model.add_argument(
+        "--objective",
+        metavar="NAME",
+        help="metric to optimise: val_accuracy (classification default), val_loss "
+        "(regression default), val_mae, ...",
+    )
+    model.add_argument(
+        "--seed", type=int, default=0, metavar="S",
+        help="seed of the split, the oracle and the initial weights",
+    )
+    model.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="strategy option, VALUE as JSON (repeatable), e.g. population_size=8, "
+        "crossover_prob=0.5, num_initial_points=5",
+    )
+    model.add_argument(
+        "--initial-hps",
+        metavar="FILE",
+        help=f"JSON list of configurations to evaluate first (genetic, greedy), or "
+        f"{SEED_CNN} for the seed document's two CNNs",
+    )
+    files = search.add_argument_group("files")
+    files.add_argument(
+        "--project-dir", default="evokt-search", metavar="DIR",
+        help="the search's state and checkpoints; must be new unless --resume",
+    )
+    files.add_argument(
+        "--output", default="evokt-model", metavar="DIR",
+        help="where model.keras and best.json are written",
+    )
+    files.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted search in --project-dir with the options "
+        "it was started with (data and search flags are then ignored)",
+    )
+
+    summary = commands.add_parser(
+        "summary",
+        help="print the results table of a search",
+        description="Print the best trials of a finished or interrupted search.",
+    )
+    summary.add_argument("project_dir", metavar="DIR", help="the search's --project-dir")
+    summary.add_argument("--top", type=int, default=10, metavar="N", help="trials to list")
+    return parser
+
+
+def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, separator, text = pair.partition("=")
+        if not separator or not key:
+            raise UsageError(f"--option {pair!r}: expected KEY=VALUE")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
+def _load_initial_hps(source: str) -> list[dict]:
+    if source == SEED_CNN:
+        from hypermodels.presets import SEED_CNN_PRESETS
+
+        return SEED_CNN_PRESETS
+    try:
+        with open(source, encoding="utf-8") as file:
+            configurations = json.load(file)
+    except OSError as error:
+        raise UsageError(f"--initial-hps {source}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--initial-hps {source}: not JSON ({error})") from None
+    if not isinstance(configurations, list) or not all(
+        isinstance(values, dict) for values in configurations
+    ):
+        raise UsageError(f"--initial-hps {source}: expected a JSON list of objects")
+    return configurations
+
+
+def spec_from_args(args: argparse.Namespace) -> SearchSpec:
+    """The `SearchSpec` that `evokt search`'s flags describe."""
+    options = _parse_options(args.option)
+    if args.initial_hps:
+        options["initial_hps"] = _load_initial_hps(args.initial_hps)
+    if args.target and not args.csv:
+        raise UsageError("--target goes with --csv")
+    dataset = args.dataset
+    if not (dataset or args.csv or args.npz):
+        dataset = "digits"
+    return SearchSpec(
+        dataset=dataset,
+        csv=args.csv,
+        npz=args.npz,
+        target=args.target,
+        task=args.task,
+        hypermodel=args.hypermodel,
+        oracle=args.oracle,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        objective=args.objective,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        oracle_options=options,
+    )
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its native start-up chatter discarded.
+
+    TensorFlow's C++ libraries write several lines to file descriptor 2
+    while loading (oneDNN, CUDA probing) before any logging setting applies;
+    they say nothing to a user of this tool. Python errors still surface:
+    the exception is raised after standard error is restored.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def run_search_command(args: argparse.Namespace) -> int:
+    spec = prepare_project(
+        None if args.resume else spec_from_args(args), args.project_dir, args.resume
+    )
+    dataset = spec.load_data()
+    _import_tensorflow_quietly()
+    from rich.console import Console
+
+    from tuner_ext.progress import ProgressDisplay
+    from tuner_ext.results import results_table
+    from tuner_ext.search import run_prepared_search
+
+    console = Console()
+    if args.resume:
+        console.print(f"Resuming the search in {args.project_dir} with its saved options.")
+    try:
+        with ProgressDisplay() as display:
+            outcome = run_prepared_search(
+                spec, dataset, args.project_dir, args.output, observer=display
+            )
+    except KeyboardInterrupt:
+        print(
+            f"evokt: interrupted; continue with: evokt search --project-dir "
+            f"{args.project_dir} --resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    objective = outcome.tuner.oracle.objective
+    console.print(
+        results_table(outcome.tuner.oracle.trials.values(), objective.name, objective.direction)
+    )
+    best = outcome.best
+    console.print(
+        f"Best model: {os.path.join(args.output, best['model_file'])} "
+        f"(trial {best['trial_id']}, {objective.name} {best['score']:.4f}); "
+        f"description in {os.path.join(args.output, 'best.json')}",
+        highlight=False,
+    )
+    return 0
+
+
+def run_summary_command(args: argparse.Namespace) -> int:
+    _import_tensorflow_quietly()
+    from rich.console import Console
+
+    from tuner_ext.results import load_trials
+    from tuner_ext.results import results_table
+    from tuner_ext.results import status_counts
+
+    from tuner_ext.search import resolve_objective
+
+    spec = SearchSpec.load(args.project_dir)
+    trials = load_trials(args.project_dir)
+    if not trials:
+        raise UsageError(f"{args.project_dir}: the search has no trials yet")
+    objective = resolve_objective(spec.objective)
+    ended = sum(count for status, count in status_counts(trials).items() if status != "RUNNING")
+    counts = ", ".join(
+        f"{count} {status.lower()}" for status, count in sorted(status_counts(trials).items())
+    )
+    console = Console()
+    console.print(
+        f"{spec.oracle} search on {spec.dataset or spec.csv or spec.npz}: "
+        f"{ended} of {spec.max_trials} trials ended ({counts})",
+        highlight=False,
+    )
+    console.print(results_table(trials, objective.name, objective.direction, top=args.top))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the `evokt` console script."""
+    args = build_parser().parse_args(argv)
+    commands = {"search": run_search_command, "summary": run_summary_command}
+    try:
+        return commands[args.command](args)
+    except (UsageError, SpecError, ValueError) as error:
+        print(f"evokt: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as error:
+        print(f"evokt: search failed: {_first_and_last_line(error)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _first_and_last_line(error: Exception) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return "".join(lines)
+    return f"{lines[0]} Last error: {lines[-1].strip()}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

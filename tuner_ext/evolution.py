@@ -1,0 +1,253 @@
+"""The machinery that evokt's oracles share: seeds, duplicates, exhaustion.
+
+`EvolutionaryOracle` is a `keras_tuner.Oracle` whose subclasses only say how
+to breed one child from the trials completed so far (`breed`). This class
+proposes the user's `initial_hps` first, rejects configurations already tried
+(KerasTuner's own hash over active values), asks the subclass again with more
+strength on a collision, then falls back to random configurations, and to an
+enumeration of what is left of a finite space, before it says `STOPPED`.
+
+It never answers `IDLE`, so several workers can ask for trials at once without
+any of them spinning, and it keeps no state outside `get_state()`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Optional, Sequence
+
+import keras_tuner
+from keras_tuner.engine import trial as trial_module
+
+from tuner_ext import durable
+from tuner_ext import mutation
+from tuner_ext import space as space_lib
+from tuner_ext.space import Values
+
+TrialStatus = trial_module.TrialStatus
+
+# Every search that imports evokt's oracles (the registry does, for all six
+# strategies) writes its state files atomically.
+durable.install()
+
+# Random draws in a space with a continuous hyperparameter before it counts
+# as exhausted (only its discrete part can be).
+_CONTINUOUS_SPACE_TRIES = 1000
+
+DEFAULT_MUTATION_SCALE = 0.15
+
+
+class EvolutionaryOracle(keras_tuner.Oracle):
+    """Base class of the genetic and greedy oracles.
+
+    Args:
+        objective: A string, `keras_tuner.Objective` instance, or a list of
+            them, as for `keras_tuner.Oracle`.
+        max_trials: Integer, the number of trials to run. Defaults to 10.
+        mutation_scale: Float > 0, standard deviation of a numerical
+            mutation in `value_to_prob` space (0.15: mostly a neighbouring
+            value). Defaults to 0.15.
+        initial_hps: Optional list of dicts, known configurations (say a
+            hand-designed network and its adjusted variant) to evaluate
+            before anything else. Hyperparameters a dict leaves out take
+            their default values. Defaults to None.
+        seed: Optional integer, the random seed. The same seed and the same
+            scores give the same proposals.
+        hyperparameters: Optional `HyperParameters` instance to override or
+            register the search space in advance.
+        allow_new_entries: Boolean, whether the hypermodel may request
+            hyperparameters not in `hyperparameters`. Defaults to True.
+        tune_new_entries: Boolean, whether such new entries are tuned.
+            Defaults to True.
+        max_retries_per_trial: Integer, retries of a crashed trial.
+            Defaults to 0.
+        max_consecutive_failed_trials: Integer, consecutive failed trials
+            after which the search stops. Defaults to 3.
+    """
+
+    def __init__(
+        self,
+        objective: Any = None,
+        max_trials: Optional[int] = 10,
+        mutation_scale: float = DEFAULT_MUTATION_SCALE,
+        initial_hps: Optional[Sequence[Values]] = None,
+        seed: Optional[int] = None,
+        hyperparameters: Optional[keras_tuner.HyperParameters] = None,
+        allow_new_entries: bool = True,
+        tune_new_entries: bool = True,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+    ):
+        if max_trials is not None and max_trials < 1:
+            raise ValueError(
+                f"`max_trials` must be a positive integer, got {max_trials}."
+            )
+        if initial_hps is not None and not all(
+            isinstance(values, dict) for values in initial_hps
+        ):
+            raise ValueError("`initial_hps` must be a list of dicts.")
+        if not mutation_scale > 0:
+            raise ValueError(
+                f"`mutation_scale` must be positive, got {mutation_scale}."
+            )
+        super().__init__(
+            objective=objective,
+            max_trials=max_trials,
+            hyperparameters=hyperparameters,
+            allow_new_entries=allow_new_entries,
+            tune_new_entries=tune_new_entries,
+            seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self.mutation_scale = mutation_scale
+        self.initial_hps = [dict(values) for values in initial_hps or []]
+        self._initial_hps_used = 0
+
+    def breed(self, rng: random.Random, strength: int) -> Optional[Values]:
+        """Proposes one child configuration from the completed trials.
+
+        Args:
+            rng: The generator for this proposal; use no other randomness.
+            strength: 0 for the first try; each collision with a tried
+                configuration asks again with `strength` one higher, and the
+                child should then differ more from its parents.
+
+        Returns:
+            A configuration, or None when there is nothing to breed from yet
+            (the proposal is then random).
+        """
+        raise NotImplementedError
+
+    def mutate(
+        self,
+        parent: Values,
+        rng: random.Random,
+        strength: int,
+        num_mutations: int = 1,
+    ) -> Values:
+        """Mutates `parent`, more strongly for a higher `strength`.
+
+        Every third collision adds one more mutated hyperparameter, and each
+        widens the numerical step, so retries move further from the parent.
+
+        Args:
+            parent: The configuration to mutate.
+            rng: The generator for this proposal.
+            strength: As passed to `breed`.
+            num_mutations: How many hyperparameters to change at strength 0.
+        """
+        return mutation.mutate(
+            self.hyperparameters,
+            parent,
+            rng,
+            num_mutations=num_mutations + strength // 3,
+            scale=self.mutation_scale * (1 + strength),
+        )
+
+    def completed_trials(self) -> list[trial_module.Trial]:
+        """Trials that ended `COMPLETED` with a finite score, oldest first.
+
+        Failed and invalid trials are left out: they never become parents.
+        """
+        trials = (self.trials[trial_id] for trial_id in self.end_order)
+        return [
+            trial
+            for trial in trials
+            if trial.status == TrialStatus.COMPLETED
+            and trial.score is not None
+            and math.isfinite(trial.score)
+        ]
+
+    def best_of(
+        self, trials: Sequence[trial_module.Trial]
+    ) -> trial_module.Trial:
+        """The trial with the best score, in the objective's direction."""
+        if self.objective.direction == "max":
+            return max(trials, key=lambda trial: trial.score)
+        return min(trials, key=lambda trial: trial.score)
+
+    def proposal_rng(self, trial_id: str) -> random.Random:
+        """The generator for one proposal.
+
+        It is derived from the oracle's seed and the trial id, not carried from
+        proposal to proposal, so a search resumed after a kill proposes exactly
+        what the uninterrupted one would have, with no generator state to save.
+        """
+        return random.Random(f"{self.seed}:{trial_id}")
+
+    def populate_space(self, trial_id: str) -> dict:
+        """Proposes the next configuration, never one already tried.
+
+        Args:
+            trial_id: A string, the ID for the new trial.
+
+        Returns:
+            `{"status": "RUNNING", "values": ...}`, or `{"status": "STOPPED"}`
+            once every configuration of a finite space has been tried.
+        """
+        rng = self.proposal_rng(trial_id)
+        values = (
+            self._next_initial_values()
+            or self._bred_values(rng)
+            or self._fresh_random_values(rng, self._max_collisions)
+            or self._first_untried_values(rng)
+        )
+        if values is None:
+            return {"status": TrialStatus.STOPPED, "values": None}
+        return {"status": TrialStatus.RUNNING, "values": values}
+
+    def _next_initial_values(self) -> Optional[Values]:
+        while self._initial_hps_used < len(self.initial_hps):
+            given = self.initial_hps[self._initial_hps_used]
+            self._initial_hps_used += 1
+            values = space_lib.complete_values(
+                self.hyperparameters, given, lambda hp: hp.default
+            )
+            if not self._duplicate(values):
+                return values
+        return None
+
+    def _bred_values(self, rng: random.Random) -> Optional[Values]:
+        for strength in range(self._max_collisions):
+            values = self.breed(rng, strength)
+            if values is None:
+                return None
+            if not self._duplicate(values):
+                return values
+        return None
+
+    def _fresh_random_values(
+        self, rng: random.Random, tries: int
+    ) -> Optional[Values]:
+        for _ in range(tries):
+            values = space_lib.random_values(self.hyperparameters, rng)
+            if not self._duplicate(values):
+                return values
+        return None
+
+    def _first_untried_values(self, rng: random.Random) -> Optional[Values]:
+        """Searches what is left of the space for an untried configuration.
+
+        Reached only when random draws keep colliding, that is when the space
+        is (nearly) exhausted. A finite space is enumerated, so `STOPPED`
+        means every configuration was tried; a continuous one gets many more
+        random draws.
+        """
+        configurations = space_lib.iter_configurations(self.hyperparameters)
+        if configurations is None:
+            return self._fresh_random_values(rng, _CONTINUOUS_SPACE_TRIES)
+        return next(
+            (values for values in configurations if not self._duplicate(values)),
+            None,
+        )
+
+    def get_state(self) -> dict:
+        state = super().get_state()
+        state["initial_hps_used"] = self._initial_hps_used
+        return state
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self._initial_hps_used = state["initial_hps_used"]

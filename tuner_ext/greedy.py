@@ -1,0 +1,161 @@
+"""Greedy hill-climbing: `GreedyOracle` and `GreedySearch`.
+
+The seed document's greedy search: after a few random starts, every proposal
+is a small mutation of the best trial so far. It is quick to improve and easy
+to trap in a local optimum, which is what the genetic oracle's population is
+for; it is here as the simplest strategy that still uses what it has learnt.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Optional, Sequence
+
+import keras_tuner
+
+from tuner_ext.evolution import DEFAULT_MUTATION_SCALE
+from tuner_ext.evolution import EvolutionaryOracle
+from tuner_ext.space import Values
+
+
+def default_random_starts(max_trials: Optional[int]) -> int:
+    """A tenth of the budget, between 2 and 10."""
+    if max_trials is None:
+        return 10
+    return max(2, min(10, max_trials // 10))
+
+
+class GreedyOracle(EvolutionaryOracle):
+    """Hill-climbing from the best trial so far.
+
+    The first `random_starts` trials are the `initial_hps`, then random. Each
+    later proposal mutates between 1 and `max_mutations` of the best completed
+    trial's active hyperparameters. Duplicates, conditions, state and
+    determinism work as in `GeneticOracle`.
+
+    Args:
+        objective: A string, `keras_tuner.Objective` instance, or a list of
+            them, as for `keras_tuner.Oracle`.
+        max_trials: Integer, the number of trials to run. Defaults to 10.
+        random_starts: Integer, trials to complete before climbing. Defaults
+            to `max_trials // 10`, clipped to [2, 10].
+        max_mutations: Integer, the most hyperparameters one step changes.
+            Defaults to 2.
+        mutation_scale: Float > 0, numerical step size in `value_to_prob`
+            space. Defaults to 0.15.
+        initial_hps: Optional list of dicts, configurations evaluated first.
+        seed: Optional integer, the random seed.
+        hyperparameters: Optional `HyperParameters` instance to override or
+            register the search space in advance.
+        allow_new_entries: Boolean. Defaults to True.
+        tune_new_entries: Boolean. Defaults to True.
+        max_retries_per_trial: Integer. Defaults to 0.
+        max_consecutive_failed_trials: Integer. Defaults to 3.
+    """
+
+    def __init__(
+        self,
+        objective: Any = None,
+        max_trials: Optional[int] = 10,
+        random_starts: Optional[int] = None,
+        max_mutations: int = 2,
+        mutation_scale: float = DEFAULT_MUTATION_SCALE,
+        initial_hps: Optional[Sequence[Values]] = None,
+        seed: Optional[int] = None,
+        hyperparameters: Optional[keras_tuner.HyperParameters] = None,
+        allow_new_entries: bool = True,
+        tune_new_entries: bool = True,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+    ):
+        super().__init__(
+            objective=objective,
+            max_trials=max_trials,
+            mutation_scale=mutation_scale,
+            initial_hps=initial_hps,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            allow_new_entries=allow_new_entries,
+            tune_new_entries=tune_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        if random_starts is None:
+            random_starts = default_random_starts(max_trials)
+        if random_starts < 1:
+            raise ValueError(
+                f"`random_starts` must be at least 1, got {random_starts}."
+            )
+        if max_mutations < 1:
+            raise ValueError(
+                f"`max_mutations` must be at least 1, got {max_mutations}."
+            )
+        self.random_starts = random_starts
+        self.max_mutations = max_mutations
+
+    def breed(self, rng: random.Random, strength: int) -> Optional[Values]:
+        completed = self.completed_trials()
+        if len(completed) < self.random_starts:
+            return None
+        best = self.best_of(completed).hyperparameters.values
+        return self.mutate(
+            best, rng, strength, num_mutations=rng.randint(1, self.max_mutations)
+        )
+
+
+class GreedySearch(keras_tuner.Tuner):
+    """Architecture search by greedy hill-climbing.
+
+    Args:
+        hypermodel: A `HyperModel` instance (or callable that takes
+            hyperparameters and returns a Model).
+        objective: A string, `keras_tuner.Objective` instance, or a list of
+            them.
+        max_trials: Integer, the number of trials to run. Defaults to 10.
+        random_starts: Integer, see `GreedyOracle`. Defaults to
+            `max_trials // 10`, clipped to [2, 10].
+        max_mutations: Integer. Defaults to 2.
+        mutation_scale: Float > 0. Defaults to 0.15.
+        initial_hps: Optional list of dicts, configurations evaluated first.
+        seed: Optional integer, the random seed.
+        hyperparameters: Optional `HyperParameters` instance.
+        tune_new_entries: Boolean. Defaults to True.
+        allow_new_entries: Boolean. Defaults to True.
+        max_retries_per_trial: Integer. Defaults to 0.
+        max_consecutive_failed_trials: Integer. Defaults to 3.
+        **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
+            `project_name`, `overwrite`, `executions_per_trial`, ...
+    """
+
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        max_trials: int = 10,
+        random_starts: Optional[int] = None,
+        max_mutations: int = 2,
+        mutation_scale: float = DEFAULT_MUTATION_SCALE,
+        initial_hps: Optional[Sequence[Values]] = None,
+        seed: Optional[int] = None,
+        hyperparameters: Optional[keras_tuner.HyperParameters] = None,
+        tune_new_entries: bool = True,
+        allow_new_entries: bool = True,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+        **kwargs: Any,
+    ):
+        oracle = GreedyOracle(
+            objective=objective,
+            max_trials=max_trials,
+            random_starts=random_starts,
+            max_mutations=max_mutations,
+            mutation_scale=mutation_scale,
+            initial_hps=initial_hps,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            tune_new_entries=tune_new_entries,
+            allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)

@@ -1,0 +1,159 @@
+"""Walks a conditional `keras_tuner.HyperParameters` search space.
+
+A configuration here is what KerasTuner keeps in `HyperParameters.values`: a
+dict holding the values of the **active** hyperparameters only. Every function
+builds configurations by walking the space in registration order, so a
+parent (say `num_layers`) is decided before the hyperparameters that its
+`conditional_scope` guards (`units_2`), exactly as a hypermodel's `build()`
+meets them.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable, Iterator, Optional
+
+from keras_tuner.engine import hyperparameters as space_types
+from keras_tuner.engine.hyperparameters import HyperParameter
+from keras_tuner.engine.hyperparameters import HyperParameters
+
+Values = dict[str, Any]
+
+
+def is_active(hp: HyperParameter, values: Values) -> bool:
+    """Whether all of `hp`'s parent conditions hold for `values`."""
+    return all(condition.is_active(values) for condition in hp.conditions)
+
+
+def finite_values(hp: HyperParameter) -> Optional[list]:
+    """All the values `hp` can take, or `None` when they are not finite.
+
+    `Int` without a step is every integer of its range (KerasTuner's own
+    `values` property returns only 10 samples for it).
+    """
+    if isinstance(hp, space_types.Fixed):
+        return [hp.value]
+    if isinstance(hp, space_types.Boolean):
+        return [False, True]
+    if isinstance(hp, space_types.Choice):
+        return list(hp.values)
+    if isinstance(hp, space_types.Int):
+        if hp.step is None:
+            return list(range(hp.min_value, hp.max_value + 1))
+        return list(hp.values)
+    if isinstance(hp, space_types.Float) and hp.step is not None:
+        return list(hp.values)
+    return None
+
+
+def is_mutable(hp: HyperParameter) -> bool:
+    """Whether `hp` can take more than one value."""
+    if isinstance(hp, space_types.Fixed):
+        return False
+    choices = finite_values(hp)
+    return choices is None or len(choices) > 1
+
+
+def sample(hp: HyperParameter, rng: random.Random) -> Any:
+    """Draws one value of `hp` from its prior, with the caller's generator."""
+    return hp.prob_to_value(rng.random())
+
+
+def build_values(
+    space: HyperParameters,
+    choose: Callable[[HyperParameter], Any],
+) -> Values:
+    """Walks the space and asks `choose` for the value of each active hp.
+
+    Args:
+        space: The `HyperParameters` whose `space` is walked.
+        choose: Called with each hyperparameter that is active given the
+            values chosen before it; returns that hyperparameter's value.
+
+    Returns:
+        The configuration: values of the active hyperparameters only.
+    """
+    values: Values = {}
+    for hp in space.space:
+        if hp.name not in values and is_active(hp, values):
+            values[hp.name] = choose(hp)
+    return values
+
+
+def random_values(space: HyperParameters, rng: random.Random) -> Values:
+    """A configuration drawn from every hyperparameter's prior."""
+    return build_values(space, lambda hp: sample(hp, rng))
+
+
+def is_valid(hp: HyperParameter, value: Any) -> bool:
+    """Whether `value` is one `hp` can take (used for given configurations).
+
+    A `Float` takes any number in its range, on its step grid or not, since a
+    grid of floats rarely holds the literal a user types (0.3 is not
+    0.1 + 0.1 + 0.1).
+    """
+    if isinstance(hp, space_types.Float):
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and hp.min_value <= value <= hp.max_value
+        )
+    return value in finite_values(hp)
+
+
+def complete_values(
+    space: HyperParameters,
+    given: Values,
+    fill: Callable[[HyperParameter], Any],
+) -> Values:
+    """A configuration that keeps `given` values and fills the rest.
+
+    Given values of hyperparameters that end up inactive are dropped.
+
+    Args:
+        space: The search space.
+        given: Values to keep where their hyperparameter is active.
+        fill: Called for active hyperparameters with no usable given value.
+
+    Raises:
+        ValueError: A given value is outside its hyperparameter's range.
+    """
+
+    def choose(hp: HyperParameter) -> Any:
+        if hp.name not in given:
+            return fill(hp)
+        if not is_valid(hp, given[hp.name]):
+            raise ValueError(
+                f"Value {given[hp.name]!r} is not a valid value for "
+                f"hyperparameter {hp!r}."
+            )
+        return given[hp.name]
+
+    return build_values(space, choose)
+
+
+def iter_configurations(space: HyperParameters) -> Optional[Iterator[Values]]:
+    """Enumerates every configuration of a finite space, lazily.
+
+    Returns:
+        An iterator over all configurations, or `None` when some
+        hyperparameter has infinitely many values (a `Float` without step).
+    """
+    hps = list(space.space)
+    if any(finite_values(hp) is None for hp in hps):
+        return None
+
+    def walk(index: int, values: Values) -> Iterator[Values]:
+        if index == len(hps):
+            yield dict(values)
+            return
+        hp = hps[index]
+        if hp.name in values or not is_active(hp, values):
+            yield from walk(index + 1, values)
+            return
+        for value in finite_values(hp):
+            values[hp.name] = value
+            yield from walk(index + 1, values)
+        del values[hp.name]
+
+    return walk(0, {})
