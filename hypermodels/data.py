@@ -305,7 +305,9 @@ def _parse_number(path: str, line: int, column: str, cell: str) -> float:
             f"{path}: line {line}: column {column!r} is not numeric ({text!r})"
         ) from None
     if not math.isfinite(value):
-        raise DataError(f"{path}: line {line}: column {column!r} is {text}")
+        raise DataError(
+            f"{path}: line {line}: column {column!r} is {text}, not a finite number"
+        )
     return value
 
 

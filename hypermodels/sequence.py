@@ -22,11 +22,12 @@ class SequenceHyperModel(StructureHyperModel):
     """A network over `(timesteps, features)` input, such as text embeddings
     or audio frames.
 
-    Search space: `layer_type` ("conv1d", "lstm" or "gru"), `num_layers` in
-    [1, `max_layers`]; for each layer `i`, in a conditional scope active only
-    when the network has that layer, `units_i` (powers of two in `units`) and,
-    for convolutions only (a nested scope on `layer_type`), `kernel_size_i`
-    and `activation_i` (recurrent layers keep their tanh/sigmoid gates);
+    Search space: `num_layers` in [1, `max_layers`]; for each layer `i`, in a
+    conditional scope active only when the network has that layer,
+    `layer_type_i` ("conv1d", "lstm" or "gru", so convolutions can feed
+    recurrent layers), `units_i` (powers of two in `units`) and, for
+    convolutions only (a nested scope on `layer_type_i`), `kernel_size_i` and
+    `activation_i` (recurrent layers keep their tanh/sigmoid gates);
     then the sequence `pooling` ("max" or "avg" over time), a dense head of
     `dense_units` with `dense_activation`, `dropout` and `learning_rate`.
 
@@ -83,12 +84,12 @@ class SequenceHyperModel(StructureHyperModel):
         self.activations = check_activations(activations)
 
     def build_body(self, hp: keras_tuner.HyperParameters, x: keras.KerasTensor):
-        layer_type = hp.Choice("layer_type", self.layer_types)
         num_layers = hp.Int("num_layers", 1, self.max_layers)
         for i in range(self.max_layers):
             with hp.conditional_scope("num_layers", list(range(i + 1, self.max_layers + 1))):
+                layer_type = hp.Choice(f"layer_type_{i}", self.layer_types)
                 units = hp.Int(f"units_{i}", *self.units, step=2, sampling="log")
-                with hp.conditional_scope("layer_type", ["conv1d"]):
+                with hp.conditional_scope(f"layer_type_{i}", ["conv1d"]):
                     kernel_size = hp.Choice(f"kernel_size_{i}", self.kernel_sizes)
                     activation = hp.Choice(f"activation_{i}", self.activations)
             if i >= num_layers:

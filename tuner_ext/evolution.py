@@ -243,6 +243,18 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             None,
         )
 
+    def reload(self) -> None:
+        """Reloads the oracle and its trials from the project directory."""
+        super().reload()
+        # KerasTuner saves the oracle inside `end_trial` before it removes the
+        # trial from the ongoing ones, and the base `reload` sends every
+        # ongoing trial to be retried: a process killed between the two would
+        # train an ended trial again and count it twice.
+        ended = set(self.end_order)
+        self._retry_queue = [
+            trial_id for trial_id in self._retry_queue if trial_id not in ended
+        ]
+
     def get_state(self) -> dict:
         state = super().get_state()
         state["initial_hps_used"] = self._initial_hps_used

@@ -18,7 +18,7 @@ from rich.table import Table
 TrialStatus = trial_module.TrialStatus
 
 # Hyperparameters shown first in a table row: the ones that shape the network.
-_STRUCTURE_FIRST = ("num_layers", "num_blocks", "layer_type")
+_STRUCTURE_FIRST = ("num_layers", "num_blocks")
 
 
 def load_trials(project_dir: str) -> list[trial_module.Trial]:

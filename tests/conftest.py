@@ -1,0 +1,95 @@
+"""Shared fixtures: small real search spaces and a loop that drives an oracle
+through KerasTuner's own API (`create_trial`, `update_trial`, `end_trial`)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Callable, Optional
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras_tuner  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.config.threading.set_intra_op_parallelism_threads(2)
+
+MAX_LAYERS = 3
+
+
+def conditional_space() -> keras_tuner.HyperParameters:
+    """A finite MLP-like space with conditional per-layer hyperparameters."""
+    hp = keras_tuner.HyperParameters()
+    hp.Int("num_layers", 1, MAX_LAYERS)
+    for i in range(MAX_LAYERS):
+        with hp.conditional_scope("num_layers", list(range(i + 1, MAX_LAYERS + 1))):
+            hp.Int(f"units_{i}", 16, 256, step=2, sampling="log")
+            hp.Choice(f"activation_{i}", ["relu", "tanh"])
+    hp.Float("dropout", 0.0, 0.5, step=0.1)
+    hp.Boolean("batch_norm")
+    hp.Fixed("optimizer", "adam")
+    return hp
+
+
+def continuous_space() -> keras_tuner.HyperParameters:
+    """The conditional space plus a continuous, log-scaled learning rate."""
+    hp = conditional_space()
+    hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
+    return hp
+
+
+def peak_score(values: dict) -> float:
+    """A deterministic score, best (0) at 3 layers of 128 units, dropout 0.2."""
+    score = -abs(values["num_layers"] - 3)
+    for i in range(values["num_layers"]):
+        score -= abs(math.log2(values[f"units_{i}"]) - 7) / 4
+    score -= abs(values["dropout"] - 0.2)
+    if "learning_rate" in values:
+        score -= abs(math.log10(values["learning_rate"]) + 2.5)
+    return score
+
+
+def values_key(values: dict) -> str:
+    return json.dumps(values, sort_keys=True)
+
+
+def start_oracle(oracle: keras_tuner.Oracle, directory: str) -> keras_tuner.Oracle:
+    """Points an oracle at a project directory and silences its display."""
+    oracle._set_project_dir(directory, "project")
+    oracle.verbose = 0
+    return oracle
+
+
+def run_trials(
+    oracle: keras_tuner.Oracle,
+    count: int,
+    score: Callable[[dict], float] = peak_score,
+    metric: str = "score",
+    status: Optional[Callable[[int], str]] = None,
+) -> list:
+    """Runs `count` trials one after another; returns the trials started.
+
+    Args:
+        status: Optional function of the trial number giving its end status
+            (default "COMPLETED").
+    """
+    trials = []
+    for number in range(count):
+        trial = oracle.create_trial("tuner0")
+        if trial.status != "RUNNING":
+            break
+        trials.append(trial)
+        end_status = status(number) if status else "COMPLETED"
+        if end_status == "COMPLETED":
+            oracle.update_trial(trial.trial_id, {metric: score(trial.hyperparameters.values)})
+        trial.status = end_status
+        oracle.end_trial(trial)
+    return trials
+
+
+@pytest.fixture
+def project_dir(tmp_path) -> str:
+    return str(tmp_path)

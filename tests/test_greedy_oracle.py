@@ -1,0 +1,78 @@
+import statistics
+
+import keras_tuner
+import pytest
+
+from conftest import conditional_space
+from conftest import continuous_space
+from conftest import peak_score
+from conftest import run_trials
+from conftest import start_oracle
+from conftest import values_key
+from tuner_ext import GreedyOracle
+
+
+def make_oracle(project_dir, direction="max", **kwargs):
+    kwargs.setdefault("max_trials", 200)
+    oracle = GreedyOracle(
+        objective=keras_tuner.Objective("score", direction),
+        hyperparameters=kwargs.pop("space", conditional_space)(),
+        seed=kwargs.pop("seed", 1),
+        **kwargs,
+    )
+    return start_oracle(oracle, project_dir)
+
+
+def changed_names(parent: dict, child: dict) -> set:
+    return {name for name in set(parent) | set(child) if parent.get(name) != child.get(name)}
+
+
+def test_after_random_starts_each_proposal_is_a_small_step_from_the_best(project_dir):
+    oracle = make_oracle(project_dir, random_starts=5, max_mutations=2, max_trials=60)
+    run_trials(oracle, 5)
+    for _ in range(40):
+        best = oracle.get_best_trials(1)[0].hyperparameters.values
+        trial = run_trials(oracle, 1)[0]
+        changed = changed_names(best, trial.hyperparameters.values)
+        assert changed
+        if trial.hyperparameters.values["num_layers"] == best["num_layers"]:
+            # Collisions may widen a step, but most stay within max_mutations.
+            assert len(changed) <= 2 + 1
+
+
+@pytest.mark.parametrize("direction,sign", [("max", 1), ("min", -1)])
+def test_climbs_in_the_objective_direction(project_dir, direction, sign):
+    oracle = make_oracle(project_dir, direction=direction, max_trials=150)
+    trials = run_trials(oracle, 150, score=lambda v: sign * peak_score(v))
+    starts = [peak_score(t.hyperparameters.values) for t in trials[:10]]
+    best = max(peak_score(t.hyperparameters.values) for t in trials)
+    assert best > max(starts)
+    assert statistics.median(peak_score(t.hyperparameters.values) for t in trials[-50:]) > statistics.median(starts)
+
+
+def test_no_duplicates_determinism_and_resume(tmp_path):
+    whole = make_oracle(str(tmp_path / "whole"), space=continuous_space, max_trials=60)
+    expected = [values_key(t.hyperparameters.values) for t in run_trials(whole, 60)]
+    assert len(set(expected)) == 60
+
+    directory = str(tmp_path / "resumed")
+    head = run_trials(make_oracle(directory, space=continuous_space, max_trials=60), 17)
+    resumed = make_oracle(directory, space=continuous_space, max_trials=60)
+    resumed.reload()
+    tail = run_trials(resumed, 60)
+    assert [values_key(t.hyperparameters.values) for t in head + tail] == expected
+
+
+def test_initial_hps_are_the_first_proposals(project_dir):
+    oracle = make_oracle(project_dir, initial_hps=[{"num_layers": 3, "units_2": 128}])
+    first = run_trials(oracle, 1)[0].hyperparameters.values
+    assert first["num_layers"] == 3 and first["units_2"] == 128
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [({"random_starts": 0}, "random_starts"), ({"max_mutations": 0}, "max_mutations")],
+)
+def test_arguments_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GreedyOracle(objective=keras_tuner.Objective("score", "max"), **kwargs)
