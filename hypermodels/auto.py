@@ -21,12 +21,38 @@ HYPERMODELS: dict[str, str] = {
 
 def hypermodel_class(kind: str) -> type[StructureHyperModel]:
     """The class registered under `kind` in `HYPERMODELS`."""
+    module, attribute = HYPERMODELS[kind].split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+# Hypermodels that need examples of a given number of axes.
+REQUIRED_AXES = {"cnn": 3, "sequence": 2}
+_AXES_NAMES = {3: "(height, width, channels) images", 2: "(timesteps, features) sequences"}
+
+
+def resolve_kind(kind: str, input_shape: tuple[int, ...]) -> str:
+    """The hypermodel name for data of `input_shape`, checked.
+
+    Args:
+        kind: "auto" or one of `HYPERMODELS`.
+        input_shape: Shape of one example.
+
+    Raises:
+        ValueError: Unknown kind, or one that does not fit the data's shape.
+    """
+    if kind == "auto":
+        return kind_for_shape(input_shape)
     if kind not in HYPERMODELS:
         raise ValueError(
             f"unknown hypermodel {kind!r}; choose auto or one of {', '.join(HYPERMODELS)}"
         )
-    module, attribute = HYPERMODELS[kind].split(":")
-    return getattr(importlib.import_module(module), attribute)
+    axes = REQUIRED_AXES.get(kind)
+    if axes is not None and len(input_shape) != axes:
+        raise ValueError(
+            f"the {kind} hypermodel needs {_AXES_NAMES[axes]}, but examples have "
+            f"shape {list(input_shape)}"
+        )
+    return kind
 
 
 def kind_for_shape(input_shape: tuple[int, ...]) -> str:
@@ -51,8 +77,7 @@ def hypermodel_for(dataset: Dataset, kind: str = "auto", **space: Any) -> Struct
     Raises:
         ValueError: Unknown kind, or one that does not fit the data's shape.
     """
-    if kind == "auto":
-        kind = kind_for_shape(dataset.input_shape)
+    kind = resolve_kind(kind, dataset.input_shape)
     return hypermodel_class(kind)(
         input_shape=dataset.input_shape,
         task=dataset.task,

@@ -13,29 +13,17 @@ import keras
 import keras_tuner
 import numpy as np
 
-TASKS = ("classification", "regression")
+from hypermodels.tasks import DEFAULT_OBJECTIVES
+from hypermodels.tasks import LOSS_AND_METRICS
+from hypermodels.tasks import TASKS
 
 DEFAULT_ACTIVATIONS = ("relu", "tanh", "elu", "gelu")
 
 
 def default_objective(task: str) -> keras_tuner.Objective:
     """The objective a search on `task` optimises unless told otherwise."""
-    if task == "classification":
-        return keras_tuner.Objective("val_accuracy", direction="max")
-    return keras_tuner.Objective("val_loss", direction="min")
-
-
-def compiled_loss_and_metrics(task: str) -> tuple[str, list[str]]:
-    """The loss and metrics every hypermodel compiles for `task`."""
-    if task == "classification":
-        return "sparse_categorical_crossentropy", ["accuracy"]
-    return "mean_squared_error", ["mae"]
-
-
-def reported_metrics(task: str) -> list[str]:
-    """Names of the metrics a search on `task` can optimise."""
-    names = ["loss", *compiled_loss_and_metrics(task)[1]]
-    return [f"val_{name}" for name in names] + names
+    name, direction = DEFAULT_OBJECTIVES[task]
+    return keras_tuner.Objective(name, direction=direction)
 
 
 def check_range(name: str, low: int, high: int) -> None:
@@ -158,7 +146,7 @@ class StructureHyperModel(keras_tuner.HyperModel):
                     scale=self.target_std, offset=self.target_mean, name="target_scaling"
                 )(outputs)
         model = keras.Model(inputs, outputs, name=self.name or "evokt_model")
-        loss, metrics = compiled_loss_and_metrics(self.task)
+        loss, metrics = LOSS_AND_METRICS[self.task]
         learning_rate = hp.Float(
             "learning_rate", *self.learning_rates, sampling="log"
         )

@@ -124,7 +124,7 @@ def test_a_search_killed_mid_trial_resumes_to_exactly_max_trials(tmp_path):
         (["search", "--initial-hps", "{tmp}/none.json"], "--initial-hps"),
         (["search", "--resume", "--project-dir", "{tmp}/empty"], "no evokt search here"),
         (["search", "--objective", "val_auc"], "objective: 'val_auc' is not reported"),
-        (["search", "--hypermodel", "cnn", "--dataset", "iris"], "CNNHyperModel needs"),
+        (["search", "--hypermodel", "cnn", "--dataset", "iris"], "the cnn hypermodel needs (height, width, channels) images"),
         (["search", "--oracle", "random", "--option", "population_size=4"],
          "takes no option population_size"),
         (["summary", "{tmp}"], "no evokt search here"),

@@ -15,6 +15,7 @@ from importlib import metadata
 from typing import Any, Optional, Sequence
 
 from hypermodels.auto import HYPERMODELS
+from tuner_ext.messages import error_summary
 from tuner_ext.registry import STRATEGIES
 from tuner_ext.spec import SearchSpec
 from tuner_ext.spec import SpecError
@@ -129,6 +130,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the interrupted search in --project-dir with the options "
         "it was started with (data and search flags are then ignored)",
     )
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the REST service (gunicorn and the search runner)",
+        description=(
+            "Serve the REST API with gunicorn and run queued searches. Every endpoint "
+            "but the health probes and /openapi.json needs 'Authorization: Bearer TOKEN'; "
+            "the token is EVOKT_API_TOKEN, or is generated into DATA_DIR/api-token."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--data-dir", default="evokt-data", metavar="DIR",
+                       help="job store, datasets, searches and models")
+    serve.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="gunicorn worker processes")
+    serve.add_argument("--threads", type=int, default=8, metavar="N",
+                       help="threads per worker")
+    serve.add_argument("--max-concurrent-searches", type=int, default=1, metavar="N",
+                       help="searches run at once; the others wait as PENDING")
+    serve.add_argument("--public-predict", action="store_true",
+                       help="let predictions and model reads go without the token")
 
     summary = commands.add_parser(
         "summary",
@@ -291,25 +315,35 @@ def run_summary_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_serve_command(args: argparse.Namespace) -> int:
+    # The service is the layer above tuner_ext; it is imported only for this command.
+    from service.serve import ServeOptions
+    from service.serve import serve
+
+    options = ServeOptions(
+        host=args.host, port=args.port, data_dir=args.data_dir, workers=args.workers,
+        threads=args.threads, max_concurrent_searches=args.max_concurrent_searches,
+        public_predict=args.public_predict,
+    )
+    return serve(options, announce=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `evokt` console script."""
     args = build_parser().parse_args(argv)
-    commands = {"search": run_search_command, "summary": run_summary_command}
+    commands = {
+        "search": run_search_command,
+        "summary": run_summary_command,
+        "serve": run_serve_command,
+    }
     try:
         return commands[args.command](args)
     except (UsageError, SpecError, ValueError) as error:
         print(f"evokt: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except RuntimeError as error:
-        print(f"evokt: search failed: {_first_and_last_line(error)}", file=sys.stderr)
+        print(f"evokt: search failed: {error_summary(error)}", file=sys.stderr)
         return EXIT_FAILED
-
-
-def _first_and_last_line(error: Exception) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()]
-    if len(lines) <= 1:
-        return "".join(lines)
-    return f"{lines[0]} Last error: {lines[-1].strip()}"
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ import keras_tuner
 
 from hypermodels.data import Dataset
 from tuner_ext.durable import write_json_atomically
+from tuner_ext.spec import BEST_FILE
+from tuner_ext.spec import MODEL_FILE
 from tuner_ext.spec import SearchSpec
 
-MODEL_FILE = "model.keras"
-BEST_FILE = "best.json"
 
 
 class NoCompletedTrialError(RuntimeError):

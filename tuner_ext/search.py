@@ -19,7 +19,7 @@ import keras_tuner
 from keras_tuner.src.engine.objective import create_objective
 
 from hypermodels import default_objective
-from hypermodels.base import reported_metrics
+from hypermodels.tasks import reported_metrics
 from hypermodels import hypermodel_for
 from hypermodels.data import Dataset
 from tuner_ext.durable import write_json_atomically

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from hypermodels.data import Dataset
 
 SPEC_FILE = "search.json"
+# What a finished search exports: the best model and its description.
+MODEL_FILE = "model.keras"
+BEST_FILE = "best.json"
 MAX_TRIALS_LIMIT = 10_000
 MAX_EPOCHS_LIMIT = 1_000
 

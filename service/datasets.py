@@ -1,0 +1,132 @@
+"""`/v1/datasets`: upload CSV or NPZ data, list it with the bundled datasets."""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import shutil
+from typing import Any
+
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import request
+
+from hypermodels import data
+from service.errors import ApiError
+from service.layout import DataLayout
+from service.store import JobStore
+from service.store import new_id
+from service.validation import check_name
+
+blueprint = Blueprint("datasets", __name__, url_prefix="/v1/datasets")
+
+FORMATS = {".csv": "csv", ".npz": "npz"}
+
+
+def api_record(
+    dataset_id: str, file_format: str, target: str | None, rows: int,
+    input_shape: list[int], task: str, classes: list | None,
+) -> dict[str, Any]:
+    """The API's view of a dataset, bundled or uploaded."""
+    return {
+        "id": dataset_id,
+        "builtin": file_format == "builtin",
+        "format": file_format,
+        "target": target,
+        "rows": rows,
+        "features": math.prod(input_shape),
+        "input_shape": input_shape,
+        "task": task,
+        "classes": classes,
+    }
+
+
+@functools.cache
+def builtin_dataset(name: str) -> dict[str, Any]:
+    """The API's record of a bundled dataset (loaded once per process)."""
+    dataset = data.load_builtin(name)
+    return api_record(name, "builtin", None, dataset.rows, list(dataset.input_shape),
+                      dataset.task, dataset.class_labels)
+
+
+def stored_dataset(record: dict[str, Any]) -> dict[str, Any]:
+    return api_record(record["id"], record["format"], record["target"], record["rows"],
+                      record["input_shape"], record["task"], record["classes"])
+
+
+def dataset_file(layout: DataLayout, record: dict[str, Any]) -> str:
+    return os.path.join(layout.dataset_dir(record["id"]), f"data.{record['format']}")
+
+
+def find_dataset(store: JobStore, dataset_id: str) -> dict[str, Any] | None:
+    """A bundled or uploaded dataset's API record, or None."""
+    if dataset_id in data.BUILTIN_DATASETS:
+        return builtin_dataset(dataset_id)
+    record = store.dataset(dataset_id)
+    return stored_dataset(record) if record else None
+
+
+@blueprint.get("")
+def list_datasets():
+    store: JobStore = current_app.extensions["evokt.store"]
+    bundled = [builtin_dataset(name) for name in data.BUILTIN_DATASETS]
+    return jsonify(datasets=bundled + [stored_dataset(r) for r in store.datasets()])
+
+
+@blueprint.get("/<dataset_id>")
+def get_dataset(dataset_id: str):
+    store: JobStore = current_app.extensions["evokt.store"]
+    record = find_dataset(store, check_name(dataset_id, "dataset id"))
+    if record is None:
+        raise ApiError(404, f"no dataset {dataset_id!r}")
+    return jsonify(record)
+
+
+@blueprint.post("")
+def upload_dataset():
+    """Stores an uploaded file once it loads as a dataset.
+
+    Multipart form fields: `file` (a .csv or .npz file), `target` (the CSV's
+    label column) and optionally `task`.
+    """
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "file: upload a .csv or .npz file as the form field 'file'")
+    extension = os.path.splitext(upload.filename)[1].lower()
+    if extension not in FORMATS:
+        raise ApiError(400, "file: the file name must end in .csv or .npz")
+    file_format = FORMATS[extension]
+    target = request.form.get("target") or None
+    task = request.form.get("task") or None
+    if file_format == "csv" and target is None:
+        raise ApiError(400, "target: name the CSV column to predict")
+    if task not in (None, "classification", "regression"):
+        raise ApiError(400, "task: must be classification or regression")
+
+    layout: DataLayout = current_app.extensions["evokt.layout"]
+    store: JobStore = current_app.extensions["evokt.store"]
+    dataset_id = new_id()
+    staging = layout.dataset_dir(f".tmp-{dataset_id}")
+    os.makedirs(staging)
+    try:
+        path = os.path.join(staging, f"data.{file_format}")
+        upload.save(path)
+        try:
+            if file_format == "csv":
+                dataset = data.load_csv(path, target, task=task)
+            else:
+                dataset = data.load_npz(path, task=task)
+        except data.DataError as error:
+            raise ApiError(400, f"file: {str(error).replace(path, upload.filename)}") from None
+        # The rename makes the file appear whole; the record follows it.
+        os.rename(staging, layout.dataset_dir(dataset_id))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    store.add_dataset({
+        "id": dataset_id, "filename": upload.filename, "format": file_format,
+        "target": target, "task": dataset.task, "rows": dataset.rows,
+        "input_shape": list(dataset.input_shape), "classes": dataset.class_labels,
+    })
+    return jsonify(find_dataset(store, dataset_id)), 201

@@ -1,0 +1,130 @@
+"""`/v1/models`: model versions and predictions in TensorFlow Serving's REST format.
+
+`POST /v1/models/{name}:predict` takes `{"instances": [...]}` (row format)
+and answers `{"predictions": [...]}`, or `{"inputs": ...}` (columnar) and
+answers `{"outputs": ...}`. Classifiers return class probabilities, in the
+order of the version's `class_labels`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+
+from service.errors import ApiError
+from service.predictor import ModelCache
+from service.predictor import as_batch
+from service.store import JobStore
+from service.validation import check_name
+from service.validation import json_body
+
+blueprint = Blueprint("models", __name__, url_prefix="/v1/models")
+
+INPUT_NAME = "inputs"
+
+
+def _store() -> JobStore:
+    return current_app.extensions["evokt.store"]
+
+
+def _versions(name: str) -> list[dict[str, Any]]:
+    versions = _store().model_versions(check_name(name, "model name"))
+    if not versions:
+        raise ApiError(404, f"no model {name!r}")
+    return versions
+
+
+def _output_width(metadata: dict[str, Any]) -> int:
+    classes = metadata.get("class_labels")
+    return len(classes) if classes else 1
+
+
+def _tensor_info(name: str, shape: list[int]) -> dict[str, Any]:
+    return {
+        "dtype": "DT_FLOAT",
+        "tensor_shape": {"dim": [{"size": str(size)} for size in [-1, *shape]]},
+        "name": name,
+    }
+
+
+@blueprint.get("")
+def list_models():
+    store = _store()
+    models = []
+    for name in store.model_names():
+        latest = store.model_version(name)
+        models.append({"name": name, "latest_version": latest["version"],
+                       "task": latest["metadata"]["task"]})
+    return jsonify(models=models)
+
+
+@blueprint.get("/<name>")
+def model_status(name: str):
+    """TensorFlow Serving's model status: every version, all AVAILABLE."""
+    return jsonify(model_version_status=[
+        {"version": str(record["version"]), "state": "AVAILABLE",
+         "status": {"error_code": "OK", "error_message": ""}}
+        for record in reversed(_versions(name))
+    ])
+
+
+@blueprint.get("/<name>/metadata")
+def model_metadata(name: str):
+    """TensorFlow Serving's signature metadata, plus evokt's own description."""
+    latest = _versions(name)[-1]
+    metadata = latest["metadata"]
+    return jsonify(
+        model_spec={"name": name, "signature_name": "", "version": str(latest["version"])},
+        metadata={
+            "signature_def": {
+                "signature_def": {
+                    "serving_default": {
+                        "inputs": {INPUT_NAME: _tensor_info(INPUT_NAME, metadata["input_shape"])},
+                        "outputs": {"output_0": _tensor_info("output_0", [_output_width(metadata)])},
+                        "method_name": "tensorflow/serving/predict",
+                    }
+                }
+            }
+        },
+        evokt=metadata,
+    )
+
+
+def _unwrap_named(value: Any, field: str) -> Any:
+    """TF Serving lets a single input be named: `{"inputs": value}`."""
+    if isinstance(value, dict):
+        if set(value) != {INPUT_NAME}:
+            raise ApiError(400, f"{field}: the only input is named {INPUT_NAME!r}")
+        return value[INPUT_NAME]
+    return value
+
+
+def _predict(name: str, version: Optional[int]):
+    check_name(name, "model name")
+    body = json_body()
+    row_format = "instances" in body
+    if row_format == ("inputs" in body):
+        raise ApiError(400, "give either 'instances' (row format) or 'inputs' (columnar format)")
+    cache: ModelCache = current_app.extensions["evokt.models"]
+    model = cache.get(name, version)
+    limit = current_app.config["MAX_PREDICT_ROWS"]
+    if row_format:
+        rows = [_unwrap_named(item, "instances") for item in body["instances"]] \
+            if isinstance(body["instances"], list) else body["instances"]
+        batch = as_batch(rows, model.input_shape, "instances", limit)
+        return jsonify(predictions=model.infer(batch).tolist())
+    batch = as_batch(_unwrap_named(body["inputs"], "inputs"), model.input_shape, "inputs", limit)
+    return jsonify(outputs=model.infer(batch).tolist())
+
+
+@blueprint.post("/<name>:predict")
+def predict_latest(name: str):
+    return _predict(name, None)
+
+
+@blueprint.post("/<name>/versions/<int:version>:predict")
+def predict_version(name: str, version: int):
+    return _predict(name, version)

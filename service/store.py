@@ -1,0 +1,316 @@
+"""The job store: one SQLite file (WAL mode) in the data directory.
+
+It holds uploaded datasets, searches with their state and options, the
+trials' summaries, and the registered model versions. Every change is one
+transaction, so a process killed at any moment leaves either the old record
+or the new one. Each thread gets its own connection (SQLite connections are
+not shared across threads); WAL lets the web workers read while the runner
+and the search processes write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+STORE_FILE = "evokt.sqlite3"
+
+# The search states, and which of them are final.
+PENDING = "PENDING"
+RUNNING = "RUNNING"
+CANCELLING = "CANCELLING"
+CANCELLED = "CANCELLED"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+STATES = (PENDING, RUNNING, CANCELLING, CANCELLED, SUCCEEDED, FAILED)
+FINAL_STATES = (CANCELLED, SUCCEEDED, FAILED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY,
+    filename TEXT NOT NULL,
+    format TEXT NOT NULL,
+    target TEXT,
+    task TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    input_shape TEXT NOT NULL,
+    classes TEXT,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS searches (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    max_trials INTEGER NOT NULL,
+    trials_done INTEGER NOT NULL DEFAULT 0,
+    objective TEXT,
+    direction TEXT,
+    best_score REAL,
+    best_trial TEXT,
+    best_hyperparameters TEXT,
+    error TEXT,
+    model_version INTEGER,
+    pid INTEGER,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS searches_by_state ON searches (state, created);
+CREATE TABLE IF NOT EXISTS trials (
+    search_id TEXT NOT NULL REFERENCES searches (id),
+    trial_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    score REAL,
+    hyperparameters TEXT NOT NULL,
+    message TEXT,
+    ended REAL,
+    PRIMARY KEY (search_id, trial_id)
+);
+CREATE TABLE IF NOT EXISTS model_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    search_id TEXT,
+    metadata TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (name, version)
+);
+"""
+
+_JSON_COLUMNS = {"spec", "input_shape", "classes", "best_hyperparameters", "hyperparameters", "metadata"}
+
+
+def new_id() -> str:
+    """A fresh identifier: 32 hexadecimal characters."""
+    return uuid.uuid4().hex
+
+
+def _row_to_dict(row: sqlite3.Row) -> dict[str, Any]:
+    record = dict(row)
+    for key in _JSON_COLUMNS & record.keys():
+        if record[key] is not None:
+            record[key] = json.loads(record[key])
+    return record
+
+
+class JobStore:
+    """Access to the job store of one data directory.
+
+    Args:
+        data_dir: The service's data directory; the SQLite file lives there.
+        timeout: Seconds to wait for a lock held by another process.
+    """
+
+    def __init__(self, data_dir: str, timeout: float = 30.0):
+        self.data_dir = data_dir
+        self.path = os.path.join(data_dir, STORE_FILE)
+        self.timeout = timeout
+        self._local = threading.local()
+        os.makedirs(data_dir, exist_ok=True)
+        # executescript commits on its own; the statements are idempotent.
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        """Closes this thread's connection."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it is stored, or none of it."""
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def _query(self, sql: str, parameters: tuple = ()) -> list[dict[str, Any]]:
+        rows = self._connection().execute(sql, parameters).fetchall()
+        return [_row_to_dict(row) for row in rows]
+
+    def _one(self, sql: str, parameters: tuple = ()) -> Optional[dict[str, Any]]:
+        rows = self._query(sql, parameters)
+        return rows[0] if rows else None
+
+    # Datasets -------------------------------------------------------------
+
+    def add_dataset(self, record: dict[str, Any]) -> None:
+        """Registers an uploaded dataset whose file is already in place."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO datasets (id, filename, format, target, task, rows, input_shape,"
+                " classes, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record["id"], record["filename"], record["format"], record.get("target"),
+                    record["task"], record["rows"], json.dumps(record["input_shape"]),
+                    json.dumps(record.get("classes")), time.time(),
+                ),
+            )
+
+    def dataset(self, dataset_id: str) -> Optional[dict[str, Any]]:
+        return self._one("SELECT * FROM datasets WHERE id = ?", (dataset_id,))
+
+    def datasets(self) -> list[dict[str, Any]]:
+        return self._query("SELECT * FROM datasets ORDER BY created")
+
+    # Searches -------------------------------------------------------------
+
+    def add_search(
+        self, search_id: str, spec: dict, dataset: str, model_name: str, max_pending: int
+    ) -> Optional[dict[str, Any]]:
+        """Queues a search as PENDING.
+
+        Returns:
+            The new record, or None when `max_pending` searches already wait.
+        """
+        now = time.time()
+        with self.transaction() as connection:
+            waiting = connection.execute(
+                "SELECT COUNT(*) FROM searches WHERE state = ?", (PENDING,)
+            ).fetchone()[0]
+            if waiting >= max_pending:
+                return None
+            connection.execute(
+                "INSERT INTO searches (id, state, spec, dataset, model_name, max_trials,"
+                " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (search_id, PENDING, json.dumps(spec), dataset, model_name,
+                 spec["max_trials"], now, now),
+            )
+        return self.search(search_id)
+
+    def search(self, search_id: str) -> Optional[dict[str, Any]]:
+        return self._one("SELECT * FROM searches WHERE id = ?", (search_id,))
+
+    def searches(self, state: Optional[str] = None) -> list[dict[str, Any]]:
+        if state is None:
+            return self._query("SELECT * FROM searches ORDER BY created")
+        return self._query("SELECT * FROM searches WHERE state = ? ORDER BY created", (state,))
+
+    def set_state(
+        self,
+        search_id: str,
+        state: str,
+        expected: Optional[tuple[str, ...]] = None,
+        **fields: Any,
+    ) -> bool:
+        """Moves a search to `state`, if it is in one of the `expected` states.
+
+        Args:
+            search_id: The search.
+            state: The new state.
+            expected: States the search must be in for the move to happen;
+                None for any state.
+            **fields: Other columns to set in the same transaction (`error`,
+                `pid`, `started`, `finished`, ...).
+
+        Returns:
+            Whether the search moved.
+        """
+        assignments = {"state": state, "updated": time.time(), **fields}
+        if state in FINAL_STATES:
+            assignments.setdefault("finished", time.time())
+        columns = ", ".join(f"{name} = ?" for name in assignments)
+        sql = f"UPDATE searches SET {columns} WHERE id = ?"
+        parameters: tuple = (*assignments.values(), search_id)
+        if expected is not None:
+            sql += f" AND state IN ({', '.join('?' for _ in expected)})"
+            parameters += tuple(expected)
+        with self.transaction() as connection:
+            return connection.execute(sql, parameters).rowcount == 1
+
+    def record_trial(self, search_id: str, trial: dict[str, Any], progress: dict[str, Any]) -> None:
+        """Stores one trial's summary and the search's progress together."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO trials (search_id, trial_id, status, score,"
+                " hyperparameters, message, ended) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (search_id, trial["trial_id"], trial["status"], trial.get("score"),
+                 json.dumps(trial["hyperparameters"]), trial.get("message"), trial.get("ended")),
+            )
+            connection.execute(
+                "UPDATE searches SET trials_done = ?, objective = ?, direction = ?,"
+                " best_score = ?, best_trial = ?, best_hyperparameters = ?, updated = ?"
+                " WHERE id = ?",
+                (progress["trials_done"], progress["objective"], progress["direction"],
+                 progress.get("best_score"), progress.get("best_trial"),
+                 json.dumps(progress.get("best_hyperparameters")), time.time(), search_id),
+            )
+
+    def trials(self, search_id: str) -> list[dict[str, Any]]:
+        return self._query(
+            "SELECT trial_id, status, score, hyperparameters, message, ended FROM trials"
+            " WHERE search_id = ? ORDER BY trial_id",
+            (search_id,),
+        )
+
+    # Models ---------------------------------------------------------------
+
+    def insert_model_version(
+        self,
+        connection: sqlite3.Connection,
+        search_id: str,
+        name: str,
+        version: int,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Registers a model version and marks its search SUCCEEDED.
+
+        Runs inside the caller's `transaction()`, which also chose `version`,
+        so the two writes and the choice are one atomic step.
+        """
+        now = time.time()
+        connection.execute(
+            "INSERT INTO model_versions (name, version, search_id, metadata, created)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (name, version, search_id, json.dumps(metadata), now),
+        )
+        connection.execute(
+            "UPDATE searches SET state = ?, model_version = ?, finished = ?, updated = ?"
+            " WHERE id = ?",
+            (SUCCEEDED, version, now, now, search_id),
+        )
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        return self._query(
+            "SELECT * FROM model_versions WHERE name = ? ORDER BY version", (name,)
+        )
+
+    def model_version(self, name: str, version: Optional[int] = None) -> Optional[dict[str, Any]]:
+        """One version of a model; the latest when `version` is None."""
+        if version is None:
+            return self._one(
+                "SELECT * FROM model_versions WHERE name = ? ORDER BY version DESC LIMIT 1",
+                (name,),
+            )
+        return self._one(
+            "SELECT * FROM model_versions WHERE name = ? AND version = ?", (name, version)
+        )
+
+    def model_names(self) -> list[str]:
+        return [row["name"] for row in self._query(
+            "SELECT DISTINCT name FROM model_versions ORDER BY name"
+        )]
