@@ -9,6 +9,7 @@ from flask import Flask
 
 from service import auth
 from service import errors
+from service import validation
 from service.layout import DataLayout
 from service.predictor import ModelCache
 from service.store import JobStore
@@ -67,4 +68,5 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
         app.register_blueprint(module.blueprint)
     errors.init_app(app)
     auth.init_app(app)
+    validation.init_app(app)
     return app

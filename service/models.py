@@ -24,6 +24,7 @@ from service.validation import json_body
 blueprint = Blueprint("models", __name__, url_prefix="/v1/models")
 
 INPUT_NAME = "inputs"
+MAX_VERSION = 2**63 - 1
 
 
 def _store() -> JobStore:
@@ -127,4 +128,7 @@ def predict_latest(name: str):
 
 @blueprint.post("/<name>/versions/<int:version>:predict")
 def predict_version(name: str, version: int):
+    if version > MAX_VERSION:
+        # Larger than any SQLite integer, so no such version exists.
+        raise ApiError(404, f"no version {version} of model {name!r}")
     return _predict(name, version)

@@ -224,7 +224,13 @@ PATHS: dict[str, Any] = {
     "/v1/searches/{search_id}/events": {"get": _operation(
         "Server-Sent Events: `progress` events, then `end` when the search ends",
         {"200": {"description": "Event stream",
-                 "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                 "content": {"text/event-stream": {"schema": {
+                     "description": "One event; `data` is the search as JSON (see Search).",
+                     "type": "object",
+                     "properties": {"event": {"enum": ["progress", "end"]},
+                                    "data": {"type": "string",
+                                             "contentMediaType": "application/json"}},
+                     "required": ["event", "data"]}}}},
          **_errors(400, 401, 404)},
         parameters=[_path_parameter("search_id")])},
     "/v1/models": {"get": _operation(

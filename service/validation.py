@@ -6,11 +6,15 @@ import math
 import re
 from typing import Any
 
+from flask import Flask
 from flask import request
 
 from service.errors import ApiError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# The query parameters each endpoint takes; any other is a mistake to report.
+QUERY_PARAMETERS = {"searches.list_searches": {"state"}}
 
 
 def check_name(value: Any, field: str) -> str:
@@ -38,3 +42,14 @@ def reject_non_finite(value: Any, field: str) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             reject_non_finite(item, f"{field}[{index}]")
+
+
+def init_app(app: Flask) -> None:
+    """Refuses query parameters an endpoint does not take (a typo is not ignored)."""
+
+    @app.before_request
+    def check_query_parameters() -> None:
+        allowed = QUERY_PARAMETERS.get(request.endpoint or "", set())
+        unknown = sorted(set(request.args) - allowed)
+        if unknown:
+            raise ApiError(400, f"{unknown[0]}: unknown query parameter")

@@ -392,3 +392,16 @@ def test_the_validator_catches_a_response_that_breaks_the_document(client):
     response.set_data(json.dumps({"live": "yes"}))
     with pytest.raises(Exception):
         conforms(response, "/v2/health/live", "get")
+
+
+def test_unknown_query_parameters_are_reported_not_ignored(client):
+    response = client.get("/v1/searches?sate=PENDING", headers=AUTH)
+    assert response.status_code == 400
+    assert response.json == {"error": "sate: unknown query parameter"}
+    assert client.get("/v1/searches?state=BOGUS", headers=AUTH).status_code == 400
+
+
+def test_a_version_beyond_any_integer_is_404_not_a_crash(client, iris_model):
+    response = client.post("/v1/models/iris/versions/99999999999999999999999:predict",
+                           json={"instances": [[1, 2, 3, 4]]}, headers=AUTH)
+    assert response.status_code == 404
