@@ -83,13 +83,13 @@ def measure(name: str, completed: int, repeats: int) -> tuple[float, float]:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--oracles", nargs="+", default=["genetic", "greedy", "random"],
                         choices=list(ORACLES))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(f"{'oracle':<10} {'completed':>9} {'populate_space ms':>18} {'create_trial ms':>16}")
     for completed in args.trials:
         for name in args.oracles:

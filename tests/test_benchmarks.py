@@ -1,0 +1,26 @@
+"""The benchmark harness runs end to end on tiny budgets (`run_all.py --quick`)."""
+
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_quick_benchmarks_run_every_harness_and_print_their_tables():
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "run_all.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for oracle in ("genetic", "greedy", "random", "bayesian"):
+        assert re.search(rf"nb201-cifar10\s+{oracle}\s+\d+\s+30|nb201-cifar10\s+{oracle}\s+1\s+12", out)
+        assert re.search(rf"hpolib-naval\s+{oracle}\s+", out)
+    assert re.search(r"mlp\s+genetic\s+1\s+", out) and re.search(r"mlp\s+hyperband\s+1\s+", out)
+    assert re.search(r"genetic\s+50\s+\d+\.\d+", out)
+    # Neither evokt oracle proposes a configuration twice.
+    for line in out.splitlines():
+        if re.match(r"(nb201|hpolib)\S*\s+(genetic|greedy)\s", line):
+            assert line.split()[-2] == "0.0", line
