@@ -12,7 +12,6 @@ training twice.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
 import signal
@@ -29,19 +28,9 @@ from service.store import FAILED
 from service.store import PENDING
 from service.store import RUNNING
 from service.store import JobStore
+from tuner_ext.processes import die_with_parent
 
 logger = logging.getLogger("evokt.runner")
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGKILL when the runner dies (Linux)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
-
 
 def _log_tail(path: str, lines: int = 5) -> str:
     try:
@@ -89,7 +78,7 @@ class SearchRunner:
                 stderr=subprocess.STDOUT,
                 env=self.child_env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         self.children[search_id] = child
         self.store.set_state(search_id, RUNNING, expected=(RUNNING,), pid=child.pid)

@@ -42,7 +42,7 @@ blueprint = Blueprint("searches", __name__, url_prefix="/v1/searches")
 
 SEARCH_FIELDS = {
     "dataset", "hypermodel", "oracle", "max_trials", "epochs", "objective", "seed",
-    "batch_size", "model_name", "oracle_options",
+    "batch_size", "model_name", "oracle_options", "workers",
 }
 # Seconds between two keep-alive comments on an idle event stream.
 KEEP_ALIVE_SECONDS = 15.0
@@ -71,6 +71,7 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
         "max_trials": record["max_trials"],
         "trials_done": record["trials_done"],
         "epochs": spec["epochs"],
+        "workers": spec.get("workers", 1),
         "objective": record["objective"] or spec["objective"],
         "direction": record["direction"],
         "best_score": record["best_score"],

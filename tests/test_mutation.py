@@ -80,3 +80,15 @@ def test_boolean_flips_and_choice_takes_another_value():
     rng = random.Random(8)
     assert mutation.mutate_value(flag, False, rng, 0.15) is True
     assert mutation.mutate_value(choice, "relu", rng, 0.15) == "tanh"
+
+
+def test_log_scaled_int_neighbours_stay_ints():
+    # KerasTuner's Int.values are floats on a log scale; 256.0 must never
+    # appear, or the same network would hash as a new configuration.
+    space = conditional_space()
+    hp = next(item for item in space.space if item.name == "units_0")
+    rng = random.Random(9)
+    values = {mutation.mutate_value(hp, 128, rng, scale=0.01) for _ in range(100)}
+    assert values <= {64, 256}
+    assert all(type(value) is int for value in values)
+    assert all(type(value) is int for value in space_lib.finite_values(hp))

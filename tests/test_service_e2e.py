@@ -212,3 +212,26 @@ def test_a_runner_killed_mid_search_is_restarted_and_finishes_it(tmp_path):
     assert len(trials) == 4 and record["trials_done"] == 4
     assert len({json.dumps(t["hyperparameters"], sort_keys=True) for t in trials}) == 4
     assert store.model_version("digits-model")["version"] == 1
+
+
+def test_a_search_with_workers_runs_under_the_runner(tmp_path):
+    data_dir = str(tmp_path / "data")
+    store = JobStore(data_dir)
+    from tuner_ext.spec import SearchSpec
+
+    spec = SearchSpec(dataset="iris", hypermodel="mlp", max_trials=4, epochs=1, workers=2)
+    store.add_search("parallel", spec.to_dict(), "iris", "iris-parallel", max_pending=10)
+    runner = subprocess.Popen([sys.executable, "-m", "service.runner", "--data-dir", data_dir],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and store.search("parallel")["state"] in ("PENDING", "RUNNING"):
+            time.sleep(0.5)
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(60)
+    record = store.search("parallel")
+    assert record["state"] == "SUCCEEDED", record["error"]
+    assert record["trials_done"] == 4 and len(store.trials("parallel")) == 4
+    project = DataLayout(data_dir).search_dir("parallel")
+    assert any(name.startswith("worker") for name in os.listdir(project))

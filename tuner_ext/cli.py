@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import socket
 import sys
 from importlib import metadata
 from typing import Any, Optional, Sequence
@@ -115,6 +117,26 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"JSON list of configurations to evaluate first (genetic, greedy), or "
         f"{SEED_CNN} for the seed document's two CNNs",
     )
+    cluster = search.add_argument_group("parallel and distributed search")
+    cluster.add_argument(
+        "--workers", type=int, metavar="N",
+        help="train N trials at once in N local worker processes (each with its share "
+        "of the cores); with --chief, local workers beside the remote ones",
+    )
+    cluster.add_argument(
+        "--chief", action="store_true",
+        help="serve the oracle to workers on other machines ('evokt worker'); the port "
+        "has no authentication, keep it on a private network",
+    )
+    cluster.add_argument(
+        "--listen", metavar="HOST:PORT", default="127.0.0.1:0",
+        help="where the chief's oracle listens (with --chief); port 0 picks a free one",
+    )
+    cluster.add_argument(
+        "--trial-timeout", type=float, metavar="SECONDS",
+        help="hand a trial to another worker when its worker has not ended it in this "
+        "time (genetic and greedy); a local worker that dies is replaced at once",
+    )
     files = search.add_argument_group("files")
     files.add_argument(
         "--project-dir", default="evokt-search", metavar="DIR",
@@ -130,6 +152,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the interrupted search in --project-dir with the options "
         "it was started with (data and search flags are then ignored)",
     )
+
+    worker = commands.add_parser(
+        "worker",
+        help="train trials for a chief started with 'evokt search --chief'",
+        description=(
+            "Join a distributed search: wait for the chief and its search.json in the "
+            "shared project directory, then train the trials the chief hands out until "
+            "the search ends. The project directory must be the chief's (a shared "
+            "file system): checkpoints and the best model are read from it."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    worker.add_argument("--chief", required=True, metavar="HOST:PORT",
+                        help="the chief's --listen address")
+    worker.add_argument("--project-dir", default="evokt-search", metavar="DIR",
+                        help="the chief's --project-dir, shared")
+    worker.add_argument("--tuner-id",
+                        default=re.sub(r"[^A-Za-z0-9_-]", "-", f"worker-{socket.gethostname()}-{os.getpid()}")[:64],
+                        help="this worker's unique id")
+    worker.add_argument("--threads", type=int, metavar="N",
+                        help="TensorFlow threads (default: all cores)")
 
     serve = commands.add_parser(
         "serve",
@@ -201,6 +244,8 @@ def spec_from_args(args: argparse.Namespace) -> SearchSpec:
     options = _parse_options(args.option)
     if args.initial_hps:
         options["initial_hps"] = _load_initial_hps(args.initial_hps)
+    if args.trial_timeout is not None:
+        options["trial_timeout"] = args.trial_timeout
     if args.target and not args.csv:
         raise UsageError("--target goes with --csv")
     dataset = args.dataset
@@ -220,6 +265,7 @@ def spec_from_args(args: argparse.Namespace) -> SearchSpec:
         seed=args.seed,
         batch_size=args.batch_size,
         oracle_options=options,
+        workers=args.workers or 1,
     )
 
 
@@ -257,13 +303,25 @@ def run_search_command(args: argparse.Namespace) -> int:
     from tuner_ext.results import results_table
     from tuner_ext.search import run_prepared_search
 
+    distribution = None
+    if args.chief:
+        from tuner_ext.distributed import Distribution
+        from tuner_ext.distributed import free_port
+        from tuner_ext.distributed import parse_address
+
+        host, port = parse_address(args.listen)
+        port = port or free_port(host)
+        distribution = Distribution(host, port, local_workers=args.workers or 0)
+        print(f"Chief listening on {host}:{port}; join with: evokt worker --chief "
+              f"{host}:{port} --project-dir {os.path.abspath(args.project_dir)}", file=sys.stderr)
     console = Console()
     if args.resume:
         console.print(f"Resuming the search in {args.project_dir} with its saved options.")
     try:
         with ProgressDisplay() as display:
             outcome = run_prepared_search(
-                spec, dataset, args.project_dir, args.output, observer=display
+                spec, dataset, args.project_dir, args.output, observer=display,
+                distribution=distribution,
             )
     except KeyboardInterrupt:
         print(
@@ -315,6 +373,17 @@ def run_summary_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_worker_command(args: argparse.Namespace) -> int:
+    _import_tensorflow_quietly()
+    from tuner_ext.worker import run_worker
+
+    try:
+        run_worker(args.chief, args.project_dir, args.tuner_id, args.threads)
+    except TimeoutError as error:
+        raise UsageError(str(error)) from None
+    return 0
+
+
 def run_serve_command(args: argparse.Namespace) -> int:
     # The service is the layer above tuner_ext; it is imported only for this command.
     from service.serve import ServeOptions
@@ -334,6 +403,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     commands = {
         "search": run_search_command,
         "summary": run_summary_command,
+        "worker": run_worker_command,
         "serve": run_serve_command,
     }
     try:

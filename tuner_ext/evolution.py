@@ -7,14 +7,19 @@ proposes the user's `initial_hps` first, rejects configurations already tried
 strength on a collision, then falls back to random configurations, and to an
 enumeration of what is left of a finite space, before it says `STOPPED`.
 
-It never answers `IDLE`, so several workers can ask for trials at once without
-any of them spinning, and it keeps no state outside `get_state()`.
+It answers `IDLE` only when every trial has been handed out and some are still
+running on other workers (they may yet fail, or their worker may die), so a
+worker never idles while there is work. With `trial_timeout`, a trial whose
+worker has not ended it in that time is handed to the next worker that asks;
+whichever run ends first counts, once. It keeps no state outside
+`get_state()`.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import time
 from typing import Any, Optional, Sequence
 
 import keras_tuner
@@ -64,6 +69,9 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             Defaults to 0.
         max_consecutive_failed_trials: Integer, consecutive failed trials
             after which the search stops. Defaults to 3.
+        trial_timeout: Optional number of seconds after which a running
+            trial is taken to be lost (its worker died) and handed to another
+            worker. Defaults to None (never).
     """
 
     def __init__(
@@ -78,6 +86,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         tune_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
+        trial_timeout: Optional[float] = None,
     ):
         if max_trials is not None and max_trials < 1:
             raise ValueError(
@@ -101,6 +110,11 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
+        if trial_timeout is not None and not trial_timeout > 0:
+            raise ValueError(f"`trial_timeout` must be positive, got {trial_timeout}.")
+        self.trial_timeout = trial_timeout
+        # trial_id -> wall-clock time it was last handed to a worker.
+        self._handed_out: dict[str, float] = {}
         self.mutation_scale = mutation_scale
         self.initial_hps = [dict(values) for values in initial_hps or []]
         self._initial_hps_used = 0
@@ -243,6 +257,68 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             None,
         )
 
+    @keras_tuner.synchronized
+    def create_trial(self, tuner_id: str) -> trial_module.Trial:
+        """Hands a trial to a worker: a lost one first, then a new one.
+
+        Args:
+            tuner_id: The asking worker's id.
+
+        Returns:
+            A RUNNING trial; IDLE while all trials are handed out but some
+            still run elsewhere; STOPPED once none is left.
+        """
+        self._reclaim_lost_trials()
+        trial = super().create_trial(tuner_id)
+        if trial.status == TrialStatus.RUNNING:
+            self._handed_out[trial.trial_id] = time.time()
+        elif trial.status == TrialStatus.STOPPED and self.ongoing_trials:
+            # Another worker's trial may still fail or be lost; stay in the
+            # search (the base class dropped this worker on STOPPED).
+            self.tuner_ids.add(tuner_id)
+            trial.status = TrialStatus.IDLE
+        return trial
+
+    @keras_tuner.synchronized
+    def release_tuner(self, tuner_id: str) -> None:
+        """Hands a worker's running trial to the next worker that asks.
+
+        For a chief that knows a worker died (its process ended) and need not
+        wait for `trial_timeout`.
+        """
+        trial = self.ongoing_trials.pop(tuner_id, None)
+        self.tuner_ids.discard(tuner_id)
+        if trial is not None and trial.trial_id not in self.end_order:
+            self._retry_queue.append(trial.trial_id)
+
+    def _reclaim_lost_trials(self) -> None:
+        if self.trial_timeout is None:
+            return
+        now = time.time()
+        for tuner_id, trial in list(self.ongoing_trials.items()):
+            started = self._handed_out.get(trial.trial_id, now)
+            if now - started > self.trial_timeout:
+                del self.ongoing_trials[tuner_id]
+                self.tuner_ids.discard(tuner_id)
+                self._retry_queue.append(trial.trial_id)
+
+    @keras_tuner.synchronized
+    def update_trial(self, trial_id: str, metrics: dict, step: int = 0) -> trial_module.Trial:
+        """Records metrics, except for a trial that already ended elsewhere."""
+        if trial_id in self.end_order:
+            return self.trials[trial_id]
+        return super().update_trial(trial_id, metrics, step=step)
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial: trial_module.Trial) -> None:
+        """Ends a trial once: a second run of a reclaimed trial is ignored."""
+        if trial.trial_id in self.end_order:
+            return
+        self._handed_out.pop(trial.trial_id, None)
+        # A reclaimed trial may wait to be handed out again; it has ended now.
+        self._retry_queue = [t for t in self._retry_queue if t != trial.trial_id]
+        super().end_trial(trial)
+
     def reload(self) -> None:
         """Reloads the oracle and its trials from the project directory."""
         super().reload()
@@ -258,8 +334,10 @@ class EvolutionaryOracle(keras_tuner.Oracle):
     def get_state(self) -> dict:
         state = super().get_state()
         state["initial_hps_used"] = self._initial_hps_used
+        state["handed_out"] = self._handed_out
         return state
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
         self._initial_hps_used = state["initial_hps_used"]
+        self._handed_out = dict(state.get("handed_out", {}))

@@ -17,6 +17,7 @@ import keras_tuner
 from tuner_ext import crossover
 from tuner_ext.evolution import DEFAULT_MUTATION_SCALE
 from tuner_ext.evolution import EvolutionaryOracle
+from tuner_ext.tuner import EvolutionarySearch
 from tuner_ext.space import Values
 
 
@@ -89,6 +90,9 @@ class GeneticOracle(EvolutionaryOracle):
             Defaults to 0.
         max_consecutive_failed_trials: Integer, consecutive failed trials
             after which the search stops. Defaults to 3.
+        trial_timeout: Optional seconds after which a running trial counts as
+            lost (its worker died) and goes to another worker. Defaults to
+            None (never).
     """
 
     def __init__(
@@ -106,6 +110,7 @@ class GeneticOracle(EvolutionaryOracle):
         tune_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
+        trial_timeout: Optional[float] = None,
     ):
         super().__init__(
             objective=objective,
@@ -118,6 +123,7 @@ class GeneticOracle(EvolutionaryOracle):
             tune_new_entries=tune_new_entries,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
+            trial_timeout=trial_timeout,
         )
         if population_size is None:
             population_size = default_population_size(max_trials)
@@ -161,7 +167,7 @@ class GeneticOracle(EvolutionaryOracle):
         return self.mutate(parent, rng, strength)
 
 
-class GeneticSearch(keras_tuner.Tuner):
+class GeneticSearch(EvolutionarySearch):
     """Architecture search by aging evolution, like `keras_tuner.RandomSearch`.
 
     Args:
@@ -185,6 +191,8 @@ class GeneticSearch(keras_tuner.Tuner):
         allow_new_entries: Boolean. Defaults to True.
         max_retries_per_trial: Integer. Defaults to 0.
         max_consecutive_failed_trials: Integer. Defaults to 3.
+        trial_timeout: Optional seconds after which a trial whose worker has
+            not ended it goes to another worker. Defaults to None (never).
         **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, `executions_per_trial`, ...
     """
@@ -205,6 +213,7 @@ class GeneticSearch(keras_tuner.Tuner):
         allow_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
+        trial_timeout: Optional[float] = None,
         **kwargs: Any,
     ):
         oracle = GeneticOracle(
@@ -221,5 +230,6 @@ class GeneticSearch(keras_tuner.Tuner):
             allow_new_entries=allow_new_entries,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
+            trial_timeout=trial_timeout,
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)

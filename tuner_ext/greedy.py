@@ -15,6 +15,7 @@ import keras_tuner
 
 from tuner_ext.evolution import DEFAULT_MUTATION_SCALE
 from tuner_ext.evolution import EvolutionaryOracle
+from tuner_ext.tuner import EvolutionarySearch
 from tuner_ext.space import Values
 
 
@@ -51,6 +52,9 @@ class GreedyOracle(EvolutionaryOracle):
         tune_new_entries: Boolean. Defaults to True.
         max_retries_per_trial: Integer. Defaults to 0.
         max_consecutive_failed_trials: Integer. Defaults to 3.
+        trial_timeout: Optional seconds after which a running trial counts as
+            lost (its worker died) and goes to another worker. Defaults to
+            None (never).
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class GreedyOracle(EvolutionaryOracle):
         tune_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
+        trial_timeout: Optional[float] = None,
     ):
         super().__init__(
             objective=objective,
@@ -79,6 +84,7 @@ class GreedyOracle(EvolutionaryOracle):
             tune_new_entries=tune_new_entries,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
+            trial_timeout=trial_timeout,
         )
         if random_starts is None:
             random_starts = default_random_starts(max_trials)
@@ -103,7 +109,7 @@ class GreedyOracle(EvolutionaryOracle):
         )
 
 
-class GreedySearch(keras_tuner.Tuner):
+class GreedySearch(EvolutionarySearch):
     """Architecture search by greedy hill-climbing.
 
     Args:
@@ -123,6 +129,8 @@ class GreedySearch(keras_tuner.Tuner):
         allow_new_entries: Boolean. Defaults to True.
         max_retries_per_trial: Integer. Defaults to 0.
         max_consecutive_failed_trials: Integer. Defaults to 3.
+        trial_timeout: Optional seconds after which a trial whose worker has
+            not ended it goes to another worker. Defaults to None (never).
         **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, `executions_per_trial`, ...
     """
@@ -142,6 +150,7 @@ class GreedySearch(keras_tuner.Tuner):
         allow_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
+        trial_timeout: Optional[float] = None,
         **kwargs: Any,
     ):
         oracle = GreedyOracle(
@@ -157,5 +166,6 @@ class GreedySearch(keras_tuner.Tuner):
             allow_new_entries=allow_new_entries,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
+            trial_timeout=trial_timeout,
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)

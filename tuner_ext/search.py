@@ -22,6 +22,11 @@ from hypermodels import default_objective
 from hypermodels.tasks import reported_metrics
 from hypermodels import hypermodel_for
 from hypermodels.data import Dataset
+from tuner_ext.distributed import CHIEF_ID
+from tuner_ext.distributed import Distribution
+from tuner_ext.distributed import cluster_environment
+from tuner_ext.distributed import free_port
+from tuner_ext.distributed import run_chief
 from tuner_ext.durable import write_json_atomically
 from tuner_ext.export import export_best
 from tuner_ext.observe import SearchObserver
@@ -75,6 +80,7 @@ def run_search(
     output_dir: str,
     resume: bool = False,
     observer: Optional[SearchObserver] = None,
+    distribution: Optional[Distribution] = None,
 ) -> SearchOutcome:
     """Runs (or resumes) a search and exports its best model.
 
@@ -84,6 +90,7 @@ def run_search(
         output_dir: Where `model.keras` and `best.json` are written.
         resume: Continue the search saved in `project_dir`.
         observer: Optional `SearchObserver` for progress.
+        distribution: Optional chief settings, see `run_prepared_search`.
 
     Raises:
         SpecError: Bad options or project directory.
@@ -91,20 +98,21 @@ def run_search(
         tuner_ext.export.NoCompletedTrialError: No trial completed.
     """
     spec = prepare_project(spec, project_dir, resume)
-    return run_prepared_search(spec, spec.load_data(), project_dir, output_dir, observer)
+    return run_prepared_search(
+        spec, spec.load_data(), project_dir, output_dir, observer, distribution
+    )
 
 
-def run_prepared_search(
+def build_tuner(
     spec: SearchSpec,
     dataset: Dataset,
     project_dir: str,
-    output_dir: str,
     observer: Optional[SearchObserver] = None,
-) -> SearchOutcome:
-    """`run_search` after `prepare_project` and `SearchSpec.load_data`.
+) -> keras_tuner.Tuner:
+    """The tuner a spec describes, on its project directory (resumed if there).
 
-    For callers that check the project and the data before they import
-    TensorFlow (the CLI); arguments as for `run_search`.
+    Raises:
+        SpecError: The hypermodel, objective or oracle options do not fit.
     """
     try:
         hypermodel = hypermodel_for(dataset, spec.hypermodel)
@@ -114,7 +122,7 @@ def run_prepared_search(
     project_dir = os.path.abspath(project_dir)
     objective = objective_for(spec, dataset)
     try:
-        tuner = create_tuner(
+        return create_tuner(
             spec.oracle,
             hypermodel,
             objective=objective,
@@ -129,16 +137,59 @@ def run_prepared_search(
         )
     except ValueError as error:
         raise SpecError(f"oracle_options: {error}") from None
+
+
+def fit_arguments(spec: SearchSpec, dataset: Dataset) -> tuple[tuple, dict]:
+    """The positional and keyword arguments of `tuner.search` for a spec."""
+    return (dataset.x_train, dataset.y_train), {
+        "validation_data": (dataset.x_val, dataset.y_val),
+        "epochs": spec.epochs,
+        "batch_size": spec.batch_size,
+        "verbose": 0,
+    }
+
+
+def run_prepared_search(
+    spec: SearchSpec,
+    dataset: Dataset,
+    project_dir: str,
+    output_dir: str,
+    observer: Optional[SearchObserver] = None,
+    distribution: Optional[Distribution] = None,
+) -> SearchOutcome:
+    """`run_search` after `prepare_project` and `SearchSpec.load_data`.
+
+    For callers that check the project and the data before they import
+    TensorFlow (the CLI); arguments as for `run_search`, and:
+
+    Args:
+        distribution: Run as the chief of workers. Defaults to local workers
+            on 127.0.0.1 when `spec.workers` > 1, else a single process.
+    """
+    if distribution is None and spec.workers > 1:
+        distribution = Distribution(local_workers=spec.workers)
+    if distribution is None:
+        tuner = build_tuner(spec, dataset, project_dir, observer)
+        _save_spec(spec, tuner, project_dir)
+        args, kwargs = fit_arguments(spec, dataset)
+        tuner.search(*args, **kwargs)
+    else:
+        if distribution.port == 0:
+            distribution = dataclasses.replace(distribution, port=free_port(distribution.host))
+        cluster = cluster_environment(CHIEF_ID, distribution.host, distribution.port)
+        os.environ.update(cluster)
+        try:
+            tuner = build_tuner(spec, dataset, project_dir)
+            _save_spec(spec, tuner, project_dir)
+            run_chief(tuner, distribution, os.path.abspath(project_dir), observer)
+        finally:
+            for name in cluster:
+                os.environ.pop(name, None)
+    best = export_best(tuner, dataset, spec, output_dir)
+    return SearchOutcome(tuner=tuner, dataset=dataset, best=best)
+
+
+def _save_spec(spec: SearchSpec, tuner: keras_tuner.Tuner, project_dir: str) -> None:
     # The resolved objective is saved, so a summary knows it without the data.
     spec = dataclasses.replace(spec, objective=tuner.oracle.objective.name)
     write_json_atomically(os.path.join(project_dir, SPEC_FILE), spec.to_dict())
-    tuner.search(
-        dataset.x_train,
-        dataset.y_train,
-        validation_data=(dataset.x_val, dataset.y_val),
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-        verbose=0,
-    )
-    best = export_best(tuner, dataset, spec, output_dir)
-    return SearchOutcome(tuner=tuner, dataset=dataset, best=best)

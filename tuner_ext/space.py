@@ -29,7 +29,9 @@ def finite_values(hp: HyperParameter) -> Optional[list]:
     """All the values `hp` can take, or `None` when they are not finite.
 
     `Int` without a step is every integer of its range (KerasTuner's own
-    `values` property returns only 10 samples for it).
+    `values` property returns only 10 samples for it), and `Int` values are
+    ints (KerasTuner's are floats on a log scale: 256.0 would hash apart
+    from 256 and name the same network twice).
     """
     if isinstance(hp, space_types.Fixed):
         return [hp.value]
@@ -40,7 +42,7 @@ def finite_values(hp: HyperParameter) -> Optional[list]:
     if isinstance(hp, space_types.Int):
         if hp.step is None:
             return list(range(hp.min_value, hp.max_value + 1))
-        return list(hp.values)
+        return [int(value) for value in hp.values]
     if isinstance(hp, space_types.Float) and hp.step is not None:
         return list(hp.values)
     return None

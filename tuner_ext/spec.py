@@ -25,6 +25,7 @@ MODEL_FILE = "model.keras"
 BEST_FILE = "best.json"
 MAX_TRIALS_LIMIT = 10_000
 MAX_EPOCHS_LIMIT = 1_000
+MAX_WORKERS = 64
 
 
 class SpecError(ValueError):
@@ -52,6 +53,8 @@ class SearchSpec:
         batch_size: Training batch size.
         oracle_options: Strategy-specific tuner arguments, such as
             `population_size`.
+        workers: Worker processes training trials at once on this machine;
+            1 trains in the search's own process.
     """
 
     dataset: Optional[str] = None
@@ -67,6 +70,7 @@ class SearchSpec:
     seed: int = 0
     batch_size: int = 32
     oracle_options: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
 
     def __post_init__(self) -> None:
         sources = [name for name in ("dataset", "csv", "npz") if getattr(self, name)]
@@ -92,6 +96,7 @@ class SearchSpec:
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS_LIMIT)
         _check_int("batch_size", self.batch_size, 1, 65_536)
         _check_int("seed", self.seed, 0, 2**31 - 1)
+        _check_int("workers", self.workers, 1, MAX_WORKERS)
         if not isinstance(self.oracle_options, dict):
             raise SpecError("oracle_options: must be an object of tuner arguments")
 

@@ -1,0 +1,108 @@
+"""The oracle side of parallel and distributed search: several workers, lost trials."""
+
+import time
+
+import keras_tuner
+
+from conftest import conditional_space
+from conftest import peak_score
+from conftest import start_oracle
+from conftest import values_key
+from tuner_ext import GeneticOracle
+
+
+def make_oracle(project_dir, **kwargs):
+    oracle = GeneticOracle(objective=keras_tuner.Objective("score", "max"),
+                           hyperparameters=conditional_space(), seed=3, **kwargs)
+    return start_oracle(oracle, project_dir)
+
+
+def finish(oracle, trial, status="COMPLETED"):
+    if status == "COMPLETED":
+        oracle.update_trial(trial.trial_id, {"score": peak_score(trial.hyperparameters.values)})
+    trial.status = status
+    oracle.end_trial(trial)
+
+
+def test_idle_only_while_the_last_trials_run_elsewhere(project_dir):
+    oracle = make_oracle(project_dir, max_trials=3, population_size=2)
+    first, second, third = (oracle.create_trial(f"w{i}") for i in range(3))
+    assert {first.status, second.status, third.status} == {"RUNNING"}
+    finish(oracle, first)
+    # All trials handed out, two still running: w0 must wait, not leave.
+    assert oracle.create_trial("w0").status == "IDLE"
+    assert "w0" in oracle.tuner_ids
+    finish(oracle, second)
+    finish(oracle, third)
+    assert oracle.create_trial("w0").status == "STOPPED"
+    assert oracle.create_trial("w1").status == "STOPPED"
+    assert oracle.create_trial("w2").status == "STOPPED"
+    assert oracle.tuner_ids == set() and oracle.ongoing_trials == {}
+
+
+def test_a_lost_trial_goes_to_the_next_worker_after_the_timeout(project_dir):
+    oracle = make_oracle(project_dir, max_trials=2, population_size=2, trial_timeout=0.2)
+    lost = oracle.create_trial("dead")
+    alive = oracle.create_trial("alive")
+    finish(oracle, alive)
+    assert oracle.create_trial("alive").status == "IDLE"
+    time.sleep(0.3)
+    retried = oracle.create_trial("alive")
+    assert retried.status == "RUNNING" and retried.trial_id == lost.trial_id
+    assert "dead" not in oracle.tuner_ids
+    finish(oracle, retried)
+    assert oracle.create_trial("alive").status == "STOPPED"
+    assert len(oracle.trials) == 2 and len(oracle.end_order) == 2
+
+
+def test_a_late_result_from_the_lost_worker_counts_once(project_dir):
+    oracle = make_oracle(project_dir, max_trials=2, population_size=2, trial_timeout=0.1)
+    lost = oracle.create_trial("slow")
+    time.sleep(0.2)
+    retried = oracle.create_trial("fast")
+    assert retried.trial_id == lost.trial_id
+    finish(oracle, retried)
+    finish(oracle, lost)  # the slow worker was not dead after all
+    assert oracle.end_order == [lost.trial_id]
+    last = oracle.create_trial("fast")
+    finish(oracle, last)
+    assert oracle.end_order == [lost.trial_id, last.trial_id]
+    assert oracle.create_trial("slow").status == "STOPPED"
+
+
+def test_release_tuner_hands_a_dead_local_workers_trial_over_at_once(project_dir):
+    oracle = make_oracle(project_dir, max_trials=4, population_size=2)
+    orphan = oracle.create_trial("worker0")
+    oracle.release_tuner("worker0")
+    handed = oracle.create_trial("worker1")
+    assert handed.trial_id == orphan.trial_id
+    finish(oracle, handed)
+    seen = {values_key(orphan.hyperparameters.values)}
+    for _ in range(3):
+        trial = oracle.create_trial("worker1")
+        seen.add(values_key(trial.hyperparameters.values))
+        finish(oracle, trial)
+    assert len(oracle.trials) == 4 and len(seen) == 4
+    assert oracle.create_trial("worker1").status == "STOPPED"
+
+
+def test_handed_out_times_survive_a_chief_restart(project_dir):
+    oracle = make_oracle(project_dir, max_trials=5, trial_timeout=60)
+    trial = oracle.create_trial("w0")
+    oracle.save()
+    restarted = make_oracle(project_dir, max_trials=5, trial_timeout=60)
+    restarted.reload()
+    assert trial.trial_id in restarted.get_state()["handed_out"]
+    assert restarted.create_trial("w1").trial_id == trial.trial_id  # retried after restart
+
+
+def test_conditions_cross_grpc_without_printing(capsys):
+    from keras_tuner.engine.hyperparameters import HyperParameters
+
+    import tuner_ext.distributed  # noqa: F401  (installs the quiet conversion)
+
+    space = conditional_space()
+    copy = HyperParameters.from_proto(space.to_proto())
+    assert capsys.readouterr().out == ""
+    assert {hp.name: hp.conditions for hp in copy.space} == {
+        hp.name: hp.conditions for hp in space.space}
