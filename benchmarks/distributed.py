@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--clients", type=int, nargs="*", default=[8, 32])
     parser.add_argument("--trials-per-client", type=int, default=25)
     args = parser.parse_args(argv)
     print(f"{'workers':>7} {'trials':>6} {'seconds':>8} {'trials/min':>10} {'steady trials/min':>17}")
