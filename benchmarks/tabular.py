@@ -241,7 +241,8 @@ def plot_curves(summary: dict, benchmark: str, path: str) -> None:
 def main(argv: Optional[list[str]] = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=list(BENCHMARKS))
-    parser.add_argument("--oracles", nargs="+", default=list(ORACLES), choices=list(ORACLES))
+    parser.add_argument("--oracles", nargs="+", default=["genetic", "greedy", "random"],
+                        choices=list(ORACLES))
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--bayesian-seeds", type=int, default=3)
