@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,17 +35,12 @@ from service.layout import DataLayout  # noqa: E402
 from service.search_process import register_model  # noqa: E402
 from service.serve import wait_until_ready  # noqa: E402
 from service.store import JobStore  # noqa: E402
+from tuner_ext.distributed import free_port  # noqa: E402
 from tuner_ext.search import run_search  # noqa: E402
 from tuner_ext.spec import MODEL_FILE  # noqa: E402
 from tuner_ext.spec import SearchSpec  # noqa: E402
 
 MAX_REQUESTS_PER_LEVEL = 20_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def prepare_model(data_dir: str) -> str:

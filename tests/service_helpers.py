@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import keras_tuner
 import schemathesis
@@ -58,9 +57,3 @@ def register_iris_model(app, name: str = "iris", version: int = 1):
     with store.transaction() as connection:
         store.insert_model_version(connection, "none", name, version, metadata)
     return model
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -18,7 +18,7 @@ import pytest
 from service.layout import DataLayout
 from service.serve import wait_until_ready
 from service.store import JobStore
-from service_helpers import free_port
+from tuner_ext.distributed import free_port
 from test_data import iris_rows
 from test_data import write_csv
 from tuner_ext.spec import MODEL_FILE
