@@ -27,7 +27,7 @@ from service.store import JobStore
 from tuner_ext.export import NoCompletedTrialError
 from tuner_ext.messages import error_summary
 from tuner_ext.observe import SearchObserver
-from tuner_ext.results import has_score
+from tuner_ext.evolution import has_score
 from tuner_ext.search import run_search
 from tuner_ext.spec import SPEC_FILE
 from tuner_ext.spec import SearchSpec

@@ -43,6 +43,15 @@ _CONTINUOUS_SPACE_TRIES = 1000
 DEFAULT_MUTATION_SCALE = 0.15
 
 
+def has_score(trial: trial_module.Trial) -> bool:
+    """Whether a trial completed with a usable (finite) score."""
+    return (
+        trial.status == TrialStatus.COMPLETED
+        and trial.score is not None
+        and math.isfinite(trial.score)
+    )
+
+
 class EvolutionaryOracle(keras_tuner.Oracle):
     """Base class of the genetic and greedy oracles.
 
@@ -165,14 +174,8 @@ class EvolutionaryOracle(keras_tuner.Oracle):
 
         Failed and invalid trials are left out: they never become parents.
         """
-        trials = (self.trials[trial_id] for trial_id in self.end_order)
-        return [
-            trial
-            for trial in trials
-            if trial.status == TrialStatus.COMPLETED
-            and trial.score is not None
-            and math.isfinite(trial.score)
-        ]
+        return [self.trials[trial_id] for trial_id in self.end_order
+                if has_score(self.trials[trial_id])]
 
     def best_of(
         self, trials: Sequence[trial_module.Trial]

@@ -15,6 +15,7 @@ import keras_tuner
 
 from hypermodels.data import Dataset
 from tuner_ext.durable import write_json_atomically
+from tuner_ext.evolution import has_score
 from tuner_ext.spec import BEST_FILE
 from tuner_ext.spec import MODEL_FILE
 from tuner_ext.spec import SearchSpec
@@ -44,11 +45,7 @@ def export_best(tuner: keras_tuner.Tuner, dataset: Dataset, spec: SearchSpec, ou
     Raises:
         NoCompletedTrialError: No trial completed.
     """
-    best_trials = [
-        trial
-        for trial in tuner.oracle.get_best_trials(1)
-        if trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED
-    ]
+    best_trials = [trial for trial in tuner.oracle.get_best_trials(1) if has_score(trial)]
     if not best_trials:
         raise NoCompletedTrialError(
             "no trial completed, so there is no model to export; "

@@ -21,7 +21,7 @@ from rich.progress import TimeElapsedColumn
 from rich.progress import TimeRemainingColumn
 
 from tuner_ext.observe import SearchObserver
-from tuner_ext.results import has_score
+from tuner_ext.evolution import has_score
 
 
 class ProgressDisplay(SearchObserver):

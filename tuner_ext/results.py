@@ -8,12 +8,13 @@ strategy, without building a tuner.
 from __future__ import annotations
 
 import glob
-import math
 import os
 from typing import Optional, Sequence
 
 from keras_tuner.engine import trial as trial_module
 from rich.table import Table
+
+from tuner_ext.evolution import has_score
 
 TrialStatus = trial_module.TrialStatus
 
@@ -26,15 +27,6 @@ def load_trials(project_dir: str) -> list[trial_module.Trial]:
     paths = glob.glob(os.path.join(project_dir, "trial_*", "trial.json"))
     trials = [trial_module.Trial.load(path) for path in paths]
     return sorted(trials, key=lambda trial: trial.trial_id)
-
-
-def has_score(trial: trial_module.Trial) -> bool:
-    """Whether a trial completed with a usable score."""
-    return (
-        trial.status == TrialStatus.COMPLETED
-        and trial.score is not None
-        and math.isfinite(trial.score)
-    )
 
 
 def rank_trials(
