@@ -16,8 +16,6 @@ from rich.table import Table
 
 from tuner_ext.evolution import has_score
 
-TrialStatus = trial_module.TrialStatus
-
 # Hyperparameters shown first in a table row: the ones that shape the network.
 _STRUCTURE_FIRST = ("num_layers", "num_blocks")
 
