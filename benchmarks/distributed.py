@@ -32,12 +32,12 @@ import keras_tuner  # noqa: E402
 from keras_tuner.src.distribute.oracle_client import OracleClient  # noqa: E402
 
 from tuner_ext import GeneticOracle  # noqa: E402
-from tuner_ext.distributed import cluster_environment  # noqa: E402
-from tuner_ext.distributed import free_port  # noqa: E402
-from tuner_ext.distributed import serve_oracle  # noqa: E402
-from tuner_ext.observe import SearchObserver  # noqa: E402
-from tuner_ext.search import run_search  # noqa: E402
-from tuner_ext.spec import SearchSpec  # noqa: E402
+from tuner_ext.search.distributed import cluster_environment  # noqa: E402
+from tuner_ext.search.distributed import free_port  # noqa: E402
+from tuner_ext.search.distributed import serve_oracle  # noqa: E402
+from tuner_ext.search.observe import SearchObserver  # noqa: E402
+from tuner_ext.search.pipeline import run_search  # noqa: E402
+from tuner_ext.search.spec import SearchSpec  # noqa: E402
 
 
 class EndTimes(SearchObserver):

@@ -35,10 +35,10 @@ from service.layout import DataLayout  # noqa: E402
 from service.search_process import register_model  # noqa: E402
 from service.serve import wait_until_ready  # noqa: E402
 from service.store import JobStore  # noqa: E402
-from tuner_ext.distributed import free_port  # noqa: E402
-from tuner_ext.search import run_search  # noqa: E402
-from tuner_ext.spec import MODEL_FILE  # noqa: E402
-from tuner_ext.spec import SearchSpec  # noqa: E402
+from tuner_ext.search.distributed import free_port  # noqa: E402
+from tuner_ext.search.layout import MODEL_FILE  # noqa: E402
+from tuner_ext.search.pipeline import run_search  # noqa: E402
+from tuner_ext.search.spec import SearchSpec  # noqa: E402
 
 MAX_REQUESTS_PER_LEVEL = 20_000
 

@@ -24,8 +24,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -135,7 +136,7 @@ def load_table(name: str, seed: int) -> Table:
 
 
 def run_once(benchmark: str, oracle: str, seed: int, trials: int,
-             options: Optional[dict] = None) -> dict[str, Any]:
+             options: dict | None = None) -> dict[str, Any]:
     """One search: the regret curve, the duplicate share and the proposal cost."""
     table = load_table(benchmark, seed)
     directory = tempfile.mkdtemp(prefix="evokt-tabular-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
@@ -238,7 +239,7 @@ def plot_curves(summary: dict, benchmark: str, path: str) -> None:
     plt.close(figure)
 
 
-def main(argv: Optional[list[str]] = None) -> dict:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=list(BENCHMARKS))
     parser.add_argument("--oracles", nargs="+", default=["genetic", "greedy", "random"],

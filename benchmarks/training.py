@@ -19,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Optional
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,8 +32,8 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from hypermodels import default_objective  # noqa: E402
 from hypermodels import hypermodel_for  # noqa: E402
 from hypermodels.data import prepare  # noqa: E402
-from tuner_ext.observe import SearchObserver  # noqa: E402
-from tuner_ext.registry import create_tuner  # noqa: E402
+from tuner_ext.search.observe import SearchObserver  # noqa: E402
+from tuner_ext.search.strategies import create_tuner  # noqa: E402
 
 STRATEGIES = ["genetic", "greedy", "random", "bayesian", "hyperband"]
 
@@ -99,7 +99,7 @@ def run_once(strategy: str, hypermodel: str, seed: int, trials: int, epochs: int
     }
 
 
-def main(argv: Optional[list[str]] = None) -> list[dict[str, Any]]:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES, choices=STRATEGIES)
     parser.add_argument("--hypermodels", nargs="+", default=["mlp", "cnn"], choices=["mlp", "cnn"])

@@ -6,7 +6,8 @@ Classes are imported when first used, so listing the names is cheap.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 if TYPE_CHECKING:
     from hypermodels.base import StructureHyperModel

@@ -7,7 +7,7 @@ the metrics around it, so every hypermodel treats a task the same way.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import keras
 import keras_tuner
@@ -77,13 +77,13 @@ class StructureHyperModel(keras_tuner.HyperModel):
         self,
         input_shape: Sequence[int],
         task: str = "classification",
-        num_classes: Optional[int] = None,
-        feature_mean: Optional[Sequence[float]] = None,
-        feature_variance: Optional[Sequence[float]] = None,
-        target_mean: Optional[float] = None,
-        target_std: Optional[float] = None,
+        num_classes: int | None = None,
+        feature_mean: Sequence[float] | None = None,
+        feature_variance: Sequence[float] | None = None,
+        target_mean: float | None = None,
+        target_std: float | None = None,
         learning_rates: tuple[float, float] = (1e-4, 1e-2),
-        name: Optional[str] = None,
+        name: str | None = None,
     ):
         super().__init__(name=name, tunable=True)
         if task not in TASKS:
@@ -158,7 +158,7 @@ class StructureHyperModel(keras_tuner.HyperModel):
         return model
 
 
-def _as_list(values: Optional[Sequence[float]]) -> Optional[list[float]]:
+def _as_list(values: Sequence[float] | None) -> list[float] | None:
     if values is None:
         return None
     return np.asarray(values, dtype="float32").reshape(-1).tolist()

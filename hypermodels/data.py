@@ -12,22 +12,29 @@ from __future__ import annotations
 import csv
 import math
 import os
+import zipfile
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn import datasets as sklearn_datasets
 from sklearn.model_selection import train_test_split
 
+from hypermodels.errors import DataError
+
 MIN_ROWS = 10
+# The dtype kinds a target may have: booleans, integers, floats and text.
+_TARGET_KINDS = "biufU"
 VALIDATION_FRACTION = 0.2
 # An integer target with at most this many distinct values is taken for
 # class labels; more, and it is a quantity to regress.
 MAX_INFERRED_CLASSES = 20
 
 
-class DataError(ValueError):
-    """The data cannot be used; the message names the problem."""
+class DataTooLargeError(DataError):
+    """The data is larger than the limit it is loaded under."""
 
 
 @dataclass
@@ -55,19 +62,19 @@ class Dataset:
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-    class_labels: Optional[list]
-    feature_names: Optional[list[str]]
+    class_labels: list | None
+    feature_names: list[str] | None
     feature_mean: np.ndarray
     feature_variance: np.ndarray
-    target_mean: Optional[float] = None
-    target_std: Optional[float] = None
+    target_mean: float | None = None
+    target_std: float | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 
     @property
-    def num_classes(self) -> Optional[int]:
+    def num_classes(self) -> int | None:
         return len(self.class_labels) if self.class_labels is not None else None
 
     @property
@@ -127,7 +134,7 @@ def load_builtin(name: str, seed: int = 0) -> Dataset:
 
 
 def load_csv(
-    path: str, target: str, task: Optional[str] = None, seed: int = 0
+    path: str, target: str, task: str | None = None, seed: int = 0
 ) -> Dataset:
     """Loads a CSV file with a header row; `target` names the label column.
 
@@ -140,8 +147,16 @@ def load_csv(
         seed: Seed of the train/validation split.
     """
     _check_file(path)
-    with open(path, newline="", encoding="utf-8-sig") as file:
-        rows = list(csv.reader(file))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            rows = list(csv.reader(file))
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte {error.start} cannot be read); save the file "
+            "as UTF-8"
+        ) from None
+    except csv.Error as error:
+        raise DataError(f"{path}: not a readable CSV file ({error})") from None
     if not rows:
         raise DataError(f"{path}: the file is empty")
     header = [name.strip() for name in rows[0]]
@@ -179,41 +194,82 @@ def load_csv(
     )
 
 
-def load_npz(path: str, task: Optional[str] = None, seed: int = 0) -> Dataset:
+def load_npz(
+    path: str, task: str | None = None, seed: int = 0, max_bytes: int | None = None
+) -> Dataset:
     """Loads an `.npz` file holding arrays `x` (rows first) and `y`.
+
+    The arrays' shapes and types are read from their headers before any
+    data, so an archive that declares more than `max_bytes` (a compressed
+    "zip bomb" of zeros, say) is refused without being decompressed, and
+    pickled objects are never loaded.
 
     Args:
         path: The NPZ file.
         task: "classification" or "regression"; inferred from `y` when None.
         seed: Seed of the train/validation split.
+        max_bytes: The most bytes the two arrays may hold once loaded; None
+            for no limit.
+
+    Raises:
+        DataTooLargeError: The arrays declare more than `max_bytes`.
+        DataError: Not an NPZ of usable `x` and `y`.
     """
     _check_file(path)
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not an .npz file (an .npz is a zip archive of .npy arrays)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            headers = {name: _npy_header(archive, f"{name}.npy") for name in ("x", "y")}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    missing = [name for name, header in headers.items() if header is None]
+    if missing:
+        raise DataError(f"{path}: missing array {', '.join(missing)}")
+    declared = 0
+    for name, (shape, dtype) in headers.items():
+        if dtype.hasobject:
+            raise DataError(f"{path}: {name} holds Python objects, which are not loaded")
+        declared += math.prod(shape) * dtype.itemsize
+    if max_bytes is not None and declared > max_bytes:
+        raise DataTooLargeError(
+            f"{path}: x and y declare {declared:,} bytes of data; the limit is {max_bytes:,}"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in ("x", "y") if key not in archive.files]
-            if missing:
-                raise DataError(
-                    f"{path}: missing array {', '.join(missing)}; "
-                    f"it holds {', '.join(archive.files) or 'nothing'}"
-                )
             x, y = archive["x"], archive["y"]
-    except DataError:
-        raise
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a readable .npz file ({error})") from None
     if x.dtype.kind not in "biuf":
         raise DataError(f"{path}: x must be numeric, got dtype {x.dtype}")
     if x.ndim < 2:
         raise DataError(f"{path}: x must have a rows axis and a feature axis, got shape {x.shape}")
+    if 0 in x.shape[1:]:
+        raise DataError(f"{path}: x has no features, its shape is {x.shape}")
     return prepare(path, x, y, task=task, seed=seed)
+
+
+def _npy_header(
+    archive: zipfile.ZipFile, member: str
+) -> tuple[tuple[int, ...], np.dtype] | None:
+    """The shape and dtype an archive member's `.npy` header declares, or None."""
+    if member not in archive.namelist():
+        return None
+    with archive.open(member) as file:
+        version = np.lib.format.read_magic(file)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+    return shape, dtype
 
 
 def prepare(
     name: str,
     x: np.ndarray,
     y: np.ndarray,
-    task: Optional[str] = None,
-    feature_names: Optional[Sequence[str]] = None,
+    task: str | None = None,
+    feature_names: Sequence[str] | None = None,
     seed: int = 0,
 ) -> Dataset:
     """Checks, encodes and splits arrays into a `Dataset`.
@@ -232,6 +288,8 @@ def prepare(
     """
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y)
+    if y.dtype.kind not in _TARGET_KINDS:
+        raise DataError(f"{name}: y must hold numbers or text, got dtype {y.dtype}")
     if y.ndim != 1:
         y = y.reshape(len(y), -1)
         if y.shape[1] != 1:

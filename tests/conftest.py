@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Callable, Optional
+from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -52,6 +52,31 @@ def peak_score(values: dict) -> float:
     return score
 
 
+class FakeClock:
+    """A `tuner_ext.clock.Clock` that moves only when told to.
+
+    `sleep` moves it too and records the pause, so a test sees how long code
+    would have waited without waiting.
+    """
+
+    def __init__(self, start: float = 1_000_000.0):
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def values_key(values: dict) -> str:
     return json.dumps(values, sort_keys=True)
 
@@ -68,7 +93,7 @@ def run_trials(
     count: int,
     score: Callable[[dict], float] = peak_score,
     metric: str = "score",
-    status: Optional[Callable[[int], str]] = None,
+    status: Callable[[int], str] | None = None,
 ) -> list:
     """Runs `count` trials one after another; returns the trials started.
 

@@ -1,39 +1,20 @@
 """The `evokt` console script, run as a real subprocess."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import keras
 import numpy as np
 import pytest
+from helpers import EVOKT
+from helpers import evokt
+from helpers import iris_rows
+from helpers import trial_statuses
+from helpers import write_csv
 
 from hypermodels import data
-from test_data import iris_rows
-from test_data import write_csv
-
-EVOKT = os.path.join(os.path.dirname(sys.executable), "evokt")
-
-
-def evokt(*args, cwd=None, timeout=300):
-    return subprocess.run(
-        [EVOKT, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
-    )
-
-
-def trial_statuses(project_dir):
-    statuses = {}
-    for name in sorted(os.listdir(project_dir)):
-        path = os.path.join(project_dir, name, "trial.json")
-        if name.startswith("trial_") and os.path.exists(path):
-            with open(path) as file:
-                trial = json.load(file)
-            statuses[trial["trial_id"]] = (trial["status"], trial["score"],
-                                          json.dumps(trial["hyperparameters"]["values"], sort_keys=True))
-    return statuses
 
 
 def test_search_on_digits_writes_a_model_that_scores_what_best_json_says(tmp_path):

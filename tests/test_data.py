@@ -1,7 +1,7 @@
-import csv
-
 import numpy as np
 import pytest
+from helpers import iris_rows
+from helpers import write_csv
 
 from hypermodels import data
 
@@ -39,22 +39,6 @@ def test_image_scaling_statistics_are_per_channel():
     digits = data.load_builtin("digits")
     assert digits.feature_mean.shape == (1,)
     assert digits.feature_mean[0] == pytest.approx(digits.x_train.mean(), rel=1e-5)
-
-
-def write_csv(path, header, rows):
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return str(path)
-
-
-def iris_rows():
-    iris = data.load_builtin("iris")
-    names = ["setosa", "versicolor", "virginica"]
-    x = np.concatenate([iris.x_train, iris.x_val])
-    y = np.concatenate([iris.y_train, iris.y_val])
-    return [[*map(float, row), names[label]] for row, label in zip(x, y)]
 
 
 def test_csv_with_string_labels_is_a_classification_with_those_labels(tmp_path):
@@ -125,5 +109,5 @@ def test_npz_sequences_and_npz_errors(tmp_path):
         data.load_npz(nan)
     garbage = tmp_path / "garbage.npz"
     garbage.write_text("not a zip")
-    with pytest.raises(data.DataError, match="not a readable .npz"):
+    with pytest.raises(data.DataError, match="not an .npz file"):
         data.load_npz(str(garbage))

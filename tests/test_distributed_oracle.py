@@ -1,19 +1,24 @@
 """The oracle side of parallel and distributed search: several workers, lost trials."""
 
-import time
+import threading
 
 import keras_tuner
-
+import pytest
+from conftest import FakeClock
 from conftest import conditional_space
 from conftest import peak_score
 from conftest import start_oracle
 from conftest import values_key
+
 from tuner_ext import GeneticOracle
+from tuner_ext import GreedyOracle
+from tuner_ext.oracles.evolutionary import ProjectMismatchError
 
 
-def make_oracle(project_dir, **kwargs):
-    oracle = GeneticOracle(objective=keras_tuner.Objective("score", "max"),
-                           hyperparameters=conditional_space(), seed=3, **kwargs)
+def make_oracle(project_dir, oracle_class=GeneticOracle, clock=None, **kwargs):
+    oracle = oracle_class(objective=keras_tuner.Objective("score", "max"),
+                          hyperparameters=conditional_space(), seed=3,
+                          clock=clock or FakeClock(), **kwargs)
     return start_oracle(oracle, project_dir)
 
 
@@ -41,12 +46,15 @@ def test_idle_only_while_the_last_trials_run_elsewhere(project_dir):
 
 
 def test_a_lost_trial_goes_to_the_next_worker_after_the_timeout(project_dir):
-    oracle = make_oracle(project_dir, max_trials=2, population_size=2, trial_timeout=0.2)
+    clock = FakeClock()
+    oracle = make_oracle(project_dir, clock=clock, max_trials=2, population_size=2,
+                         trial_timeout=60)
     lost = oracle.create_trial("dead")
     alive = oracle.create_trial("alive")
     finish(oracle, alive)
-    assert oracle.create_trial("alive").status == "IDLE"
-    time.sleep(0.3)
+    clock.advance(59)
+    assert oracle.create_trial("alive").status == "IDLE"  # 59.1 s: not lost yet
+    clock.advance(1)
     retried = oracle.create_trial("alive")
     assert retried.status == "RUNNING" and retried.trial_id == lost.trial_id
     assert "dead" not in oracle.tuner_ids
@@ -56,9 +64,11 @@ def test_a_lost_trial_goes_to_the_next_worker_after_the_timeout(project_dir):
 
 
 def test_a_late_result_from_the_lost_worker_counts_once(project_dir):
-    oracle = make_oracle(project_dir, max_trials=2, population_size=2, trial_timeout=0.1)
+    clock = FakeClock()
+    oracle = make_oracle(project_dir, clock=clock, max_trials=2, population_size=2,
+                         trial_timeout=10)
     lost = oracle.create_trial("slow")
-    time.sleep(0.2)
+    clock.advance(11)
     retried = oracle.create_trial("fast")
     assert retried.trial_id == lost.trial_id
     finish(oracle, retried)
@@ -96,13 +106,51 @@ def test_handed_out_times_survive_a_chief_restart(project_dir):
     assert restarted.create_trial("w1").trial_id == trial.trial_id  # retried after restart
 
 
-def test_conditions_cross_grpc_without_printing(capsys):
-    from keras_tuner.engine.hyperparameters import HyperParameters
+def test_idle_answers_are_paced_by_the_oracle_outside_its_lock(project_dir):
+    """A plain `keras_tuner.Tuner` asks again at once after IDLE; the oracle itself
+    makes each IDLE answer wait, doubling to 2 s, and other workers go on meanwhile."""
+    oracle = make_oracle(project_dir, max_trials=2, population_size=2)
+    first, second = oracle.create_trial("w0"), oracle.create_trial("w1")
+    finish(oracle, first)
+    answers = [oracle.create_trial("w0").status for _ in range(7)]
+    assert answers == ["IDLE"] * 7
+    assert oracle.clock.sleeps == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
 
-    import tuner_ext.distributed  # noqa: F401  (installs the quiet conversion)
+    class BlockingClock(FakeClock):
+        def sleep(self, seconds):
+            asleep.set()
+            wake.wait(30)
 
-    space = conditional_space()
-    copy = HyperParameters.from_proto(space.to_proto())
-    assert capsys.readouterr().out == ""
-    assert {hp.name: hp.conditions for hp in copy.space} == {
-        hp.name: hp.conditions for hp in space.space}
+    asleep, wake = threading.Event(), threading.Event()
+    oracle.clock = BlockingClock()
+    waiting = threading.Thread(target=oracle.create_trial, args=("w0",))
+    waiting.start()
+    assert asleep.wait(30)
+    finish(oracle, second)  # would deadlock if the pause held the oracle's lock
+    wake.set()
+    waiting.join(30)
+    assert oracle.create_trial("w0").status == "STOPPED"
+    assert oracle.create_trial("w1").status == "STOPPED"
+
+
+def test_a_running_trial_resets_the_pace(project_dir):
+    oracle = make_oracle(project_dir, max_trials=4, population_size=2, trial_timeout=5)
+    lost = oracle.create_trial("dead")
+    for _ in range(3):
+        finish(oracle, oracle.create_trial("w0"))
+    assert oracle.create_trial("w0").status == "IDLE"
+    assert oracle.create_trial("w0").status == "IDLE"
+    oracle.clock.advance(10)  # the dead worker's trial is reclaimed
+    assert oracle.create_trial("w0").trial_id == lost.trial_id
+    assert oracle.create_trial("w1").status == "IDLE"
+    assert oracle.clock.sleeps == [0.1, 0.2, 0.1]
+
+
+@pytest.mark.parametrize("first,second", [(GeneticOracle, GreedyOracle),
+                                          (GreedyOracle, GeneticOracle)])
+def test_a_project_of_one_oracle_does_not_reload_into_another(project_dir, first, second):
+    oracle = make_oracle(project_dir, first, max_trials=4)
+    finish(oracle, oracle.create_trial("w0"))
+    with pytest.raises(ProjectMismatchError, match=f"holds the state of a {first.__name__}"):
+        make_oracle(project_dir, second, max_trials=4).reload()
+    make_oracle(project_dir, first, max_trials=4).reload()  # the same kind reloads

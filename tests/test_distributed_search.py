@@ -1,18 +1,15 @@
 """Chief and workers as real processes on 127.0.0.1, over KerasTuner's gRPC."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import keras
 import pytest
+from helpers import EVOKT
+from helpers import trial_statuses
 
-from test_cli import trial_statuses
-from tuner_ext.distributed import free_port
-
-EVOKT = os.path.join(os.path.dirname(sys.executable), "evokt")
+from tuner_ext.search.distributed import free_port
 
 
 def assert_complete_without_duplicates(project, max_trials):

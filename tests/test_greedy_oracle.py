@@ -2,13 +2,13 @@ import statistics
 
 import keras_tuner
 import pytest
-
 from conftest import conditional_space
 from conftest import continuous_space
 from conftest import peak_score
 from conftest import run_trials
 from conftest import start_oracle
 from conftest import values_key
+
 from tuner_ext import GreedyOracle
 
 

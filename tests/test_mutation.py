@@ -2,8 +2,9 @@ import random
 
 from conftest import conditional_space
 from conftest import continuous_space
-from tuner_ext import mutation
-from tuner_ext import space as space_lib
+
+from tuner_ext.oracles import mutation
+from tuner_ext.oracles import space as space_lib
 
 PARENT = {
     "num_layers": 2,

@@ -2,10 +2,10 @@ import random
 
 import keras_tuner
 import pytest
-
 from conftest import conditional_space
 from conftest import continuous_space
-from tuner_ext import space as space_lib
+
+from tuner_ext.oracles import space as space_lib
 
 
 def test_random_values_hold_only_active_hyperparameters():

@@ -1,4 +1,5 @@
-"""evokt's KerasTuner extensions: genetic and greedy oracles and tuners.
+"""evokt's KerasTuner extensions: the library (`tuner_ext.oracles`) and the
+application behind `evokt search` (`tuner_ext.search`).
 
 The names below are imported on first use, so that `evokt --help` and other
 light commands do not pay for importing TensorFlow.
@@ -10,12 +11,12 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "GeneticOracle": "tuner_ext.genetic",
-    "GeneticSearch": "tuner_ext.genetic",
-    "GreedyOracle": "tuner_ext.greedy",
-    "GreedySearch": "tuner_ext.greedy",
-    "STRATEGIES": "tuner_ext.registry",
-    "create_tuner": "tuner_ext.registry",
+    "GeneticOracle": "tuner_ext.oracles.genetic",
+    "GeneticSearch": "tuner_ext.oracles.genetic",
+    "GreedyOracle": "tuner_ext.oracles.greedy",
+    "GreedySearch": "tuner_ext.oracles.greedy",
+    "STRATEGIES": "tuner_ext.search.strategies",
+    "create_tuner": "tuner_ext.search.strategies",
 }
 
 __all__ = sorted(_EXPORTS)

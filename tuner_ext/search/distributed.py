@@ -22,19 +22,19 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import time
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Optional
 
 import keras_tuner
 
-from tuner_ext import quiet_conditions
-from tuner_ext.observe import SearchObserver
-
-quiet_conditions.install()
+from tuner_ext.clock import SYSTEM_CLOCK
+from tuner_ext.clock import Clock
+from tuner_ext.search.errors import SpecError
+from tuner_ext.search.observe import SearchObserver
+from tuner_ext.supervisor import RestartBudget
+from tuner_ext.supervisor import Supervisor
 
 CHIEF_ID = "chief"
 # Local workers started again after dying, at most, before the chief gives up.
@@ -64,11 +64,11 @@ def parse_address(text: str) -> tuple[str, int]:
     """`HOST:PORT` as (host, port); port 0 means "pick a free one".
 
     Raises:
-        ValueError: Not of that form.
+        SpecError: Not of that form.
     """
     host, separator, port = text.rpartition(":")
     if not separator or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
+        raise SpecError(f"expected HOST:PORT, got {text!r}")
     return host, int(port)
 
 
@@ -100,14 +100,17 @@ class LocalWorkers:
         distribution: The chief's address and how many workers to run.
         project_dir: The search's project directory.
         oracle: The chief's oracle, told at once when a worker dies.
+        clock: Times the workers' stop.
     """
 
-    def __init__(self, distribution: Distribution, project_dir: str, oracle: keras_tuner.Oracle):
+    def __init__(self, distribution: Distribution, project_dir: str, oracle: keras_tuner.Oracle,
+                 clock: Clock = SYSTEM_CLOCK):
         self.distribution = distribution
         self.project_dir = project_dir
         self.oracle = oracle
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.restarts = 0
+        self.clock = clock
+        self.supervisor = Supervisor(clock)
+        self.restarts = RestartBudget(MAX_WORKER_RESTARTS, clock=clock)
         self._next_id = 0
 
     def start(self) -> None:
@@ -118,38 +121,28 @@ class LocalWorkers:
         tuner_id = f"worker{self._next_id}"
         self._next_id += 1
         threads = str(threads_per_worker(self.distribution.local_workers))
-        # No preexec_fn: the chief runs gRPC and TensorFlow threads, and Python
-        # code between fork and exec is unsafe then; the worker asks for its
-        # parent-death signal itself.
-        self.processes[tuner_id] = subprocess.Popen(
-            [sys.executable, "-m", "tuner_ext.worker", "--chief", self.distribution.address,
-             "--project-dir", self.project_dir, "--tuner-id", tuner_id, "--threads", threads,
-             "--die-with-parent"],
-            stdin=subprocess.DEVNULL,
+        self.supervisor.start(
+            tuner_id,
+            [sys.executable, "-m", "tuner_ext.search.worker", "--chief", self.distribution.address,
+             "--project-dir", self.project_dir, "--tuner-id", tuner_id, "--threads", threads],
         )
 
     def check(self, search_done: bool) -> None:
         """Replaces workers that died while the search still runs."""
-        for tuner_id, process in list(self.processes.items()):
-            code = process.poll()
-            if code is None or code == 0:
+        for tuner_id, code in self.supervisor.ended():
+            if code == 0:
                 continue
-            del self.processes[tuner_id]
             if hasattr(self.oracle, "release_tuner"):
                 self.oracle.release_tuner(tuner_id)
-            if not search_done and self.restarts < MAX_WORKER_RESTARTS:
-                self.restarts += 1
+            if not search_done and self.restarts.allow():
                 self._spawn()
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Waits for the workers to leave; kills those that do not."""
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """Waits up to `timeout` seconds for the workers to leave; kills the rest."""
+        deadline = self.clock.monotonic() + timeout
+        for tuner_id in list(self.supervisor.children):
+            self.supervisor.wait(tuner_id, deadline - self.clock.monotonic())
+        self.supervisor.stop_all(0)
 
 
 class ChiefWatcher:
@@ -164,7 +157,7 @@ class ChiefWatcher:
         observer: The observer to tell, or None.
     """
 
-    def __init__(self, oracle: keras_tuner.Oracle, observer: Optional[SearchObserver]):
+    def __init__(self, oracle: keras_tuner.Oracle, observer: SearchObserver | None):
         self.oracle = oracle
         self.observer = observer
         self._seen_started = len(oracle.start_order)
@@ -200,7 +193,7 @@ def serve_oracle(oracle: keras_tuner.Oracle, address: str):
 
 
 def run_chief(tuner: keras_tuner.Tuner, distribution: Distribution, project_dir: str,
-              observer: Optional[SearchObserver], poll_seconds: float = 0.2) -> None:
+              observer: SearchObserver | None, poll_seconds: float = 0.2) -> None:
     """Serves the tuner's oracle to the workers until every trial has ended.
 
     This is KerasTuner's chief server (its `OracleServicer`, gRPC), with a

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from keras_tuner.engine import trial as trial_module
 from rich.table import Table
 
-from tuner_ext.evolution import has_score
+from tuner_ext.oracles.trials import has_score
 
 # Hyperparameters shown first in a table row: the ones that shape the network.
 _STRUCTURE_FIRST = ("num_layers", "num_blocks")
@@ -52,7 +52,7 @@ def results_table(
     trials: Sequence[trial_module.Trial],
     objective_name: str,
     direction: str,
-    top: Optional[int] = 10,
+    top: int | None = 10,
 ) -> Table:
     """A table of the best trials: rank, id, score and hyperparameters.
 

@@ -8,7 +8,6 @@ finished trial instead, since a bar redrawn in a log is noise.
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
@@ -20,8 +19,9 @@ from rich.progress import TextColumn
 from rich.progress import TimeElapsedColumn
 from rich.progress import TimeRemainingColumn
 
-from tuner_ext.observe import SearchObserver
-from tuner_ext.evolution import has_score
+from tuner_ext.oracles.trials import best_scored_trial
+from tuner_ext.oracles.trials import has_score
+from tuner_ext.search.observe import SearchObserver
 
 
 class ProgressDisplay(SearchObserver):
@@ -31,7 +31,7 @@ class ProgressDisplay(SearchObserver):
         console: Where to draw; defaults to standard error.
     """
 
-    def __init__(self, console: Optional[Console] = None):
+    def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self._started = time.monotonic()
         self._progress = Progress(
@@ -56,10 +56,10 @@ class ProgressDisplay(SearchObserver):
 
     @staticmethod
     def _best_label(oracle: keras_tuner.Oracle) -> str:
-        best = oracle.get_best_trials(1)
-        if not best or not has_score(best[0]):
+        best = best_scored_trial(oracle)
+        if best is None:
             return ""
-        return f"best {oracle.objective.name} {best[0].score:.4f}"
+        return f"best {oracle.objective.name} {best.score:.4f}"
 
     def trial_started(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
         done = len(oracle.end_order)

@@ -14,19 +14,17 @@ import tempfile
 import keras_tuner
 
 from hypermodels.data import Dataset
-from tuner_ext.durable import write_json_atomically
-from tuner_ext.evolution import has_score
-from tuner_ext.spec import BEST_FILE
-from tuner_ext.spec import MODEL_FILE
-from tuner_ext.spec import SearchSpec
+from tuner_ext.compat import write_json_atomically
+from tuner_ext.oracles.trials import best_scored_trial
+from tuner_ext.search.errors import NoCompletedTrialError
+from tuner_ext.search.layout import BEST_FILE
+from tuner_ext.search.layout import MODEL_FILE
+from tuner_ext.search.spec import SearchSpec
 
 
-
-class NoCompletedTrialError(RuntimeError):
-    """The search has no completed trial to export."""
-
-
-def export_best(tuner: keras_tuner.Tuner, dataset: Dataset, spec: SearchSpec, output_dir: str) -> dict:
+def export_best(
+    tuner: keras_tuner.Tuner, dataset: Dataset, spec: SearchSpec, output_dir: str
+) -> dict:
     """Saves the best trial's model and its description in `output_dir`.
 
     Both files are written to temporary names and renamed, so a reader never
@@ -45,13 +43,12 @@ def export_best(tuner: keras_tuner.Tuner, dataset: Dataset, spec: SearchSpec, ou
     Raises:
         NoCompletedTrialError: No trial completed.
     """
-    best_trials = [trial for trial in tuner.oracle.get_best_trials(1) if has_score(trial)]
-    if not best_trials:
+    best = best_scored_trial(tuner.oracle)
+    if best is None:
         raise NoCompletedTrialError(
             "no trial completed, so there is no model to export; "
             "see the trials' messages with `evokt summary`"
         )
-    best = best_trials[0]
     model = tuner.load_model(best)
     os.makedirs(output_dir, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=output_dir, prefix=".tmp-", suffix=".keras")

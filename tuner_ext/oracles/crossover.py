@@ -8,8 +8,8 @@ from typing import Any
 from keras_tuner.engine.hyperparameters import HyperParameter
 from keras_tuner.engine.hyperparameters import HyperParameters
 
-from tuner_ext import space as space_lib
-from tuner_ext.space import Values
+from tuner_ext.oracles import space as space_lib
+from tuner_ext.oracles.space import Values
 
 
 def uniform_crossover(

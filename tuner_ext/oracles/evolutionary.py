@@ -9,47 +9,46 @@ enumeration of what is left of a finite space, before it says `STOPPED`.
 
 It answers `IDLE` only when every trial has been handed out and some are still
 running on other workers (they may yet fail, or their worker may die), so a
-worker never idles while there is work. With `trial_timeout`, a trial whose
-worker has not ended it in that time is handed to the next worker that asks;
-whichever run ends first counts, once. It keeps no state outside
-`get_state()`.
+worker never idles while there is work; and it paces those answers itself (a
+worker told IDLE again and again waits 0.1 s, doubling to 2 s, before the
+answer comes), so any `keras_tuner.Tuner`, whose loop asks again at once,
+behaves. With `trial_timeout`, a trial whose worker has not ended it in that
+time is handed to the next worker that asks; whichever run ends first counts,
+once. It keeps no state outside `get_state()`.
 """
 
 from __future__ import annotations
 
-import math
 import random
-import time
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from tuner_ext import durable
-from tuner_ext import mutation
-from tuner_ext import space as space_lib
-from tuner_ext.space import Values
+from hypermodels.errors import EvoktError
+from tuner_ext import compat
+from tuner_ext.clock import SYSTEM_CLOCK
+from tuner_ext.clock import Clock
+from tuner_ext.oracles import mutation
+from tuner_ext.oracles import space as space_lib
+from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
+from tuner_ext.oracles.space import Values
+from tuner_ext.oracles.trials import has_score
 
 TrialStatus = trial_module.TrialStatus
-
-# Every search that imports evokt's oracles (the registry does, for all six
-# strategies) writes its state files atomically.
-durable.install()
 
 # Random draws in a space with a continuous hyperparameter before it counts
 # as exhausted (only its discrete part can be).
 _CONTINUOUS_SPACE_TRIES = 1000
 
-DEFAULT_MUTATION_SCALE = 0.15
+# Pause before an IDLE answer: the first of a run of them, and the longest.
+FIRST_IDLE_WAIT = 0.1
+MAX_IDLE_WAIT = 2.0
 
 
-def has_score(trial: trial_module.Trial) -> bool:
-    """Whether a trial completed with a usable (finite) score."""
-    return (
-        trial.status == TrialStatus.COMPLETED
-        and trial.score is not None
-        and math.isfinite(trial.score)
-    )
+class ProjectMismatchError(EvoktError):
+    """A project directory holds the state of another kind of oracle."""
 
 
 class EvolutionaryOracle(keras_tuner.Oracle):
@@ -81,22 +80,26 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         trial_timeout: Optional number of seconds after which a running
             trial is taken to be lost (its worker died) and handed to another
             worker. Defaults to None (never).
+        clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
+            pacing of IDLE answers. Defaults to the system clock.
     """
 
     def __init__(
         self,
         objective: Any = None,
-        max_trials: Optional[int] = 10,
+        max_trials: int | None = 10,
         mutation_scale: float = DEFAULT_MUTATION_SCALE,
-        initial_hps: Optional[Sequence[Values]] = None,
-        seed: Optional[int] = None,
-        hyperparameters: Optional[keras_tuner.HyperParameters] = None,
+        initial_hps: Sequence[Values] | None = None,
+        seed: int | None = None,
+        hyperparameters: keras_tuner.HyperParameters | None = None,
         allow_new_entries: bool = True,
         tune_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
-        trial_timeout: Optional[float] = None,
+        trial_timeout: float | None = None,
+        clock: Clock | None = None,
     ):
+        compat.install()
         if max_trials is not None and max_trials < 1:
             raise ValueError(
                 f"`max_trials` must be a positive integer, got {max_trials}."
@@ -122,13 +125,16 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         if trial_timeout is not None and not trial_timeout > 0:
             raise ValueError(f"`trial_timeout` must be positive, got {trial_timeout}.")
         self.trial_timeout = trial_timeout
+        self.clock = clock or SYSTEM_CLOCK
         # trial_id -> wall-clock time it was last handed to a worker.
         self._handed_out: dict[str, float] = {}
+        # tuner_id -> IDLE answers in a row; pacing only, not state.
+        self._idle_answers: dict[str, int] = {}
         self.mutation_scale = mutation_scale
         self.initial_hps = [dict(values) for values in initial_hps or []]
         self._initial_hps_used = 0
 
-    def breed(self, rng: random.Random, strength: int) -> Optional[Values]:
+    def breed(self, rng: random.Random, strength: int) -> Values | None:
         """Proposes one child configuration from the completed trials.
 
         Args:
@@ -215,7 +221,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             return {"status": TrialStatus.STOPPED, "values": None}
         return {"status": TrialStatus.RUNNING, "values": values}
 
-    def _next_initial_values(self) -> Optional[Values]:
+    def _next_initial_values(self) -> Values | None:
         while self._initial_hps_used < len(self.initial_hps):
             given = self.initial_hps[self._initial_hps_used]
             self._initial_hps_used += 1
@@ -226,7 +232,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
                 return values
         return None
 
-    def _bred_values(self, rng: random.Random) -> Optional[Values]:
+    def _bred_values(self, rng: random.Random) -> Values | None:
         for strength in range(self._max_collisions):
             values = self.breed(rng, strength)
             if values is None:
@@ -237,14 +243,14 @@ class EvolutionaryOracle(keras_tuner.Oracle):
 
     def _fresh_random_values(
         self, rng: random.Random, tries: int
-    ) -> Optional[Values]:
+    ) -> Values | None:
         for _ in range(tries):
             values = space_lib.random_values(self.hyperparameters, rng)
             if not self._duplicate(values):
                 return values
         return None
 
-    def _first_untried_values(self, rng: random.Random) -> Optional[Values]:
+    def _first_untried_values(self, rng: random.Random) -> Values | None:
         """Searches what is left of the space for an untried configuration.
 
         Reached only when random draws keep colliding, that is when the space
@@ -260,9 +266,12 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             None,
         )
 
-    @keras_tuner.synchronized
     def create_trial(self, tuner_id: str) -> trial_module.Trial:
         """Hands a trial to a worker: a lost one first, then a new one.
+
+        An IDLE answer comes after a pause that doubles with each IDLE
+        answer in a row to the same worker (see `FIRST_IDLE_WAIT`), taken
+        outside the oracle's lock so other workers' calls go on meanwhile.
 
         Args:
             tuner_id: The asking worker's id.
@@ -271,10 +280,21 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             A RUNNING trial; IDLE while all trials are handed out but some
             still run elsewhere; STOPPED once none is left.
         """
+        trial = self._hand_out_trial(tuner_id)
+        if trial.status != TrialStatus.IDLE:
+            self._idle_answers.pop(tuner_id, None)
+            return trial
+        answers = self._idle_answers.get(tuner_id, 0)
+        self._idle_answers[tuner_id] = answers + 1
+        self.clock.sleep(min(MAX_IDLE_WAIT, FIRST_IDLE_WAIT * 2**answers))
+        return trial
+
+    @keras_tuner.synchronized
+    def _hand_out_trial(self, tuner_id: str) -> trial_module.Trial:
         self._reclaim_lost_trials()
         trial = super().create_trial(tuner_id)
         if trial.status == TrialStatus.RUNNING:
-            self._handed_out[trial.trial_id] = time.time()
+            self._handed_out[trial.trial_id] = self.clock.time()
         elif trial.status == TrialStatus.STOPPED and self.ongoing_trials:
             # Another worker's trial may still fail or be lost; stay in the
             # search (the base class dropped this worker on STOPPED).
@@ -297,7 +317,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
     def _reclaim_lost_trials(self) -> None:
         if self.trial_timeout is None:
             return
-        now = time.time()
+        now = self.clock.time()
         for tuner_id, trial in list(self.ongoing_trials.items()):
             started = self._handed_out.get(trial.trial_id, now)
             if now - started > self.trial_timeout:
@@ -336,11 +356,20 @@ class EvolutionaryOracle(keras_tuner.Oracle):
 
     def get_state(self) -> dict:
         state = super().get_state()
+        state["oracle_class"] = type(self).__name__
         state["initial_hps_used"] = self._initial_hps_used
         state["handed_out"] = self._handed_out
         return state
 
     def set_state(self, state: dict) -> None:
+        # Projects of evokt 0.1 did not record their oracle's class.
+        saved_class = state.get("oracle_class", type(self).__name__)
+        if saved_class != type(self).__name__:
+            raise ProjectMismatchError(
+                f"The project at {self._project_dir} holds the state of a "
+                f"{saved_class}, not of a {type(self).__name__}; "
+                "change the `project_name` or pass `overwrite=True` to start a new search."
+            )
         super().set_state(state)
         self._initial_hps_used = state["initial_hps_used"]
         self._handed_out = dict(state.get("handed_out", {}))

@@ -11,30 +11,31 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 import keras
 import keras_tuner
-
 from keras_tuner.src.engine.objective import create_objective
 
 from hypermodels import default_objective
-from hypermodels.tasks import reported_metrics
 from hypermodels import hypermodel_for
 from hypermodels.data import Dataset
-from tuner_ext.distributed import CHIEF_ID
-from tuner_ext.distributed import Distribution
-from tuner_ext.distributed import cluster_environment
-from tuner_ext.distributed import free_port
-from tuner_ext.distributed import run_chief
-from tuner_ext.durable import write_json_atomically
-from tuner_ext.export import export_best
-from tuner_ext.observe import SearchObserver
-from tuner_ext.registry import create_tuner
-from tuner_ext.spec import SPEC_FILE
-from tuner_ext.spec import SearchSpec
-from tuner_ext.spec import SpecError
-from tuner_ext.spec import prepare_project
+from tuner_ext.compat import write_json_atomically
+from tuner_ext.search.distributed import CHIEF_ID
+from tuner_ext.search.distributed import Distribution
+from tuner_ext.search.distributed import cluster_environment
+from tuner_ext.search.distributed import free_port
+from tuner_ext.search.distributed import run_chief
+from tuner_ext.search.errors import SearchFailedError
+from tuner_ext.search.errors import SpecError
+from tuner_ext.search.export import export_best
+from tuner_ext.search.layout import SPEC_FILE
+from tuner_ext.search.observe import SearchObserver
+from tuner_ext.search.spec import SearchSpec
+from tuner_ext.search.spec import prepare_project
+from tuner_ext.search.strategies import create_tuner
+
+# How KerasTuner's error for too many failed trials in a row begins.
+_CONSECUTIVE_FAILURES = "Number of consecutive failures"
 
 
 @dataclass
@@ -52,20 +53,10 @@ class SearchOutcome:
     best: dict
 
 
-def objective_for(spec: SearchSpec, dataset: Dataset) -> keras_tuner.Objective:
-    """The spec's objective, or the task's default, with its direction.
-
-    Raises:
-        SpecError: The objective is not a metric the models report.
-    """
+def objective_for(spec: SearchSpec, task: str) -> keras_tuner.Objective:
+    """The spec's objective, or the task's default, with its direction."""
     if spec.objective is None:
-        return default_objective(dataset.task)
-    reported = reported_metrics(dataset.task)
-    if spec.objective not in reported:
-        raise SpecError(
-            f"objective: {spec.objective!r} is not reported for {dataset.task}; "
-            f"choose {', '.join(reported)}"
-        )
+        return default_objective(task)
     return resolve_objective(spec.objective)
 
 
@@ -75,12 +66,12 @@ def resolve_objective(name: str) -> keras_tuner.Objective:
 
 
 def run_search(
-    spec: Optional[SearchSpec],
+    spec: SearchSpec | None,
     project_dir: str,
     output_dir: str,
     resume: bool = False,
-    observer: Optional[SearchObserver] = None,
-    distribution: Optional[Distribution] = None,
+    observer: SearchObserver | None = None,
+    distribution: Distribution | None = None,
 ) -> SearchOutcome:
     """Runs (or resumes) a search and exports its best model.
 
@@ -94,8 +85,10 @@ def run_search(
 
     Raises:
         SpecError: Bad options or project directory.
-        hypermodels.data.DataError: Missing or unusable data.
-        tuner_ext.export.NoCompletedTrialError: No trial completed.
+        hypermodels.errors.DataError: Missing or unusable data.
+        tuner_ext.search.errors.NoCompletedTrialError: No trial completed.
+        tuner_ext.search.errors.SearchFailedError: Too many trials failed in
+            a row.
     """
     spec = prepare_project(spec, project_dir, resume)
     return run_prepared_search(
@@ -107,20 +100,17 @@ def build_tuner(
     spec: SearchSpec,
     dataset: Dataset,
     project_dir: str,
-    observer: Optional[SearchObserver] = None,
+    observer: SearchObserver | None = None,
 ) -> keras_tuner.Tuner:
     """The tuner a spec describes, on its project directory (resumed if there).
 
     Raises:
         SpecError: The hypermodel, objective or oracle options do not fit.
     """
-    try:
-        hypermodel = hypermodel_for(dataset, spec.hypermodel)
-    except ValueError as error:
-        raise SpecError(f"hypermodel: {error}") from None
+    hypermodel = hypermodel_for(dataset, spec.check_data(dataset.input_shape, dataset.task))
     keras.utils.set_random_seed(spec.seed)
     project_dir = os.path.abspath(project_dir)
-    objective = objective_for(spec, dataset)
+    objective = objective_for(spec, dataset.task)
     try:
         return create_tuner(
             spec.oracle,
@@ -154,8 +144,8 @@ def run_prepared_search(
     dataset: Dataset,
     project_dir: str,
     output_dir: str,
-    observer: Optional[SearchObserver] = None,
-    distribution: Optional[Distribution] = None,
+    observer: SearchObserver | None = None,
+    distribution: Distribution | None = None,
 ) -> SearchOutcome:
     """`run_search` after `prepare_project` and `SearchSpec.load_data`.
 
@@ -172,7 +162,12 @@ def run_prepared_search(
         tuner = build_tuner(spec, dataset, project_dir, observer)
         _save_spec(spec, tuner, project_dir)
         args, kwargs = fit_arguments(spec, dataset)
-        tuner.search(*args, **kwargs)
+        try:
+            tuner.search(*args, **kwargs)
+        except RuntimeError as error:
+            if not str(error).startswith(_CONSECUTIVE_FAILURES):
+                raise
+            raise SearchFailedError(_failure_summary(error)) from None
     else:
         if distribution.port == 0:
             distribution = dataclasses.replace(distribution, port=free_port(distribution.host))
@@ -187,6 +182,18 @@ def run_prepared_search(
                 os.environ.pop(name, None)
     best = export_best(tuner, dataset, spec, output_dir)
     return SearchOutcome(tuner=tuner, dataset=dataset, best=best)
+
+
+def _failure_summary(error: RuntimeError) -> str:
+    """KerasTuner's consecutive-failures error in one line.
+
+    It carries the failed trial's whole traceback: its first line says what
+    happened and its last line says why.
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) == 1:
+        return lines[0]
+    return f"{lines[0]} Last error: {lines[-1]}"
 
 
 def _save_spec(spec: SearchSpec, tuner: keras_tuner.Tuner, project_dir: str) -> None:

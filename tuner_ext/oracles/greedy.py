@@ -9,21 +9,16 @@ for; it is here as the simplest strategy that still uses what it has learnt.
 from __future__ import annotations
 
 import random
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras_tuner
 
-from tuner_ext.evolution import DEFAULT_MUTATION_SCALE
-from tuner_ext.evolution import EvolutionaryOracle
-from tuner_ext.tuner import EvolutionarySearch
-from tuner_ext.space import Values
-
-
-def default_random_starts(max_trials: Optional[int]) -> int:
-    """A tenth of the budget, between 2 and 10."""
-    if max_trials is None:
-        return 10
-    return max(2, min(10, max_trials // 10))
+from tuner_ext.clock import Clock
+from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
+from tuner_ext.oracles.defaults import default_random_starts
+from tuner_ext.oracles.evolutionary import EvolutionaryOracle
+from tuner_ext.oracles.space import Values
 
 
 class GreedyOracle(EvolutionaryOracle):
@@ -55,23 +50,26 @@ class GreedyOracle(EvolutionaryOracle):
         trial_timeout: Optional seconds after which a running trial counts as
             lost (its worker died) and goes to another worker. Defaults to
             None (never).
+        clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
+            pacing of IDLE answers. Defaults to the system clock.
     """
 
     def __init__(
         self,
         objective: Any = None,
-        max_trials: Optional[int] = 10,
-        random_starts: Optional[int] = None,
+        max_trials: int | None = 10,
+        random_starts: int | None = None,
         max_mutations: int = 2,
         mutation_scale: float = DEFAULT_MUTATION_SCALE,
-        initial_hps: Optional[Sequence[Values]] = None,
-        seed: Optional[int] = None,
-        hyperparameters: Optional[keras_tuner.HyperParameters] = None,
+        initial_hps: Sequence[Values] | None = None,
+        seed: int | None = None,
+        hyperparameters: keras_tuner.HyperParameters | None = None,
         allow_new_entries: bool = True,
         tune_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
-        trial_timeout: Optional[float] = None,
+        trial_timeout: float | None = None,
+        clock: Clock | None = None,
     ):
         super().__init__(
             objective=objective,
@@ -85,6 +83,7 @@ class GreedyOracle(EvolutionaryOracle):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
+            clock=clock,
         )
         if random_starts is None:
             random_starts = default_random_starts(max_trials)
@@ -99,7 +98,7 @@ class GreedyOracle(EvolutionaryOracle):
         self.random_starts = random_starts
         self.max_mutations = max_mutations
 
-    def breed(self, rng: random.Random, strength: int) -> Optional[Values]:
+    def breed(self, rng: random.Random, strength: int) -> Values | None:
         completed = self.completed_trials()
         if len(completed) < self.random_starts:
             return None
@@ -109,7 +108,7 @@ class GreedyOracle(EvolutionaryOracle):
         )
 
 
-class GreedySearch(EvolutionarySearch):
+class GreedySearch(keras_tuner.Tuner):
     """Architecture search by greedy hill-climbing.
 
     Args:
@@ -140,17 +139,17 @@ class GreedySearch(EvolutionarySearch):
         hypermodel: Any = None,
         objective: Any = None,
         max_trials: int = 10,
-        random_starts: Optional[int] = None,
+        random_starts: int | None = None,
         max_mutations: int = 2,
         mutation_scale: float = DEFAULT_MUTATION_SCALE,
-        initial_hps: Optional[Sequence[Values]] = None,
-        seed: Optional[int] = None,
-        hyperparameters: Optional[keras_tuner.HyperParameters] = None,
+        initial_hps: Sequence[Values] | None = None,
+        seed: int | None = None,
+        hyperparameters: keras_tuner.HyperParameters | None = None,
         tune_new_entries: bool = True,
         allow_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
-        trial_timeout: Optional[float] = None,
+        trial_timeout: float | None = None,
         **kwargs: Any,
     ):
         oracle = GreedyOracle(

@@ -10,42 +10,19 @@ dominating forever. Each child is a mutation of the winner of a tournament of
 from __future__ import annotations
 
 import random
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras_tuner
 
-from tuner_ext import crossover
-from tuner_ext.evolution import DEFAULT_MUTATION_SCALE
-from tuner_ext.evolution import EvolutionaryOracle
-from tuner_ext.tuner import EvolutionarySearch
-from tuner_ext.space import Values
-
-
-def default_population_size(max_trials: Optional[int]) -> int:
-    """A third of the budget, between 4 and 100 (33 for 100 trials).
-
-    Chosen on NAS-Bench-201 and HPOLib (docs/benchmarks.md): at 100 trials a
-    population of 20 to 35 did best, and a third leaves two thirds of the
-    trials to evolution; 100 is Real et al.'s population for budgets of
-    thousands of trials.
-    """
-    if max_trials is None:
-        return 33
-    return max(4, min(100, max_trials // 3))
-
-
-def default_sample_size(population_size: int) -> int:
-    """Three quarters of the population, at least 2 (24 of 33).
-
-    Greedier than Real et al.'s quarter: with budgets of a hundred trials,
-    tournaments of a half to all of the population gave half the regret of a
-    quarter (docs/benchmarks.md).
-    """
-    return max(2, (3 * population_size) // 4)
-
-
-# Crossover with a second tournament winner, half of the time (see above).
-DEFAULT_CROSSOVER_PROB = 0.5
+from tuner_ext.clock import Clock
+from tuner_ext.oracles import crossover
+from tuner_ext.oracles.defaults import DEFAULT_CROSSOVER_PROB
+from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
+from tuner_ext.oracles.defaults import default_population_size
+from tuner_ext.oracles.defaults import default_sample_size
+from tuner_ext.oracles.evolutionary import EvolutionaryOracle
+from tuner_ext.oracles.space import Values
 
 
 class GeneticOracle(EvolutionaryOracle):
@@ -57,7 +34,7 @@ class GeneticOracle(EvolutionaryOracle):
     members picks the best by the objective, which is mutated (with
     probability `crossover_prob` it is first crossed with the winner of a
     second tournament). Mutation changes only active hyperparameters, in each
-    one's own terms (see `tuner_ext.mutation`). No configuration is proposed
+    one's own terms (see `tuner_ext.oracles.mutation`). No configuration is proposed
     twice. There is no generation barrier: a child is bred whenever a worker
     asks, so any number of trials can run at once.
 
@@ -93,24 +70,27 @@ class GeneticOracle(EvolutionaryOracle):
         trial_timeout: Optional seconds after which a running trial counts as
             lost (its worker died) and goes to another worker. Defaults to
             None (never).
+        clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
+            pacing of IDLE answers. Defaults to the system clock.
     """
 
     def __init__(
         self,
         objective: Any = None,
-        max_trials: Optional[int] = 10,
-        population_size: Optional[int] = None,
-        sample_size: Optional[int] = None,
+        max_trials: int | None = 10,
+        population_size: int | None = None,
+        sample_size: int | None = None,
         crossover_prob: float = DEFAULT_CROSSOVER_PROB,
         mutation_scale: float = DEFAULT_MUTATION_SCALE,
-        initial_hps: Optional[Sequence[Values]] = None,
-        seed: Optional[int] = None,
-        hyperparameters: Optional[keras_tuner.HyperParameters] = None,
+        initial_hps: Sequence[Values] | None = None,
+        seed: int | None = None,
+        hyperparameters: keras_tuner.HyperParameters | None = None,
         allow_new_entries: bool = True,
         tune_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
-        trial_timeout: Optional[float] = None,
+        trial_timeout: float | None = None,
+        clock: Clock | None = None,
     ):
         super().__init__(
             objective=objective,
@@ -124,6 +104,7 @@ class GeneticOracle(EvolutionaryOracle):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
+            clock=clock,
         )
         if population_size is None:
             population_size = default_population_size(max_trials)
@@ -154,7 +135,7 @@ class GeneticOracle(EvolutionaryOracle):
         contestants = rng.sample(population, self.sample_size)
         return self.best_of(contestants).hyperparameters.values
 
-    def breed(self, rng: random.Random, strength: int) -> Optional[Values]:
+    def breed(self, rng: random.Random, strength: int) -> Values | None:
         population = self.population()
         if len(population) < self.population_size:
             return None
@@ -167,7 +148,7 @@ class GeneticOracle(EvolutionaryOracle):
         return self.mutate(parent, rng, strength)
 
 
-class GeneticSearch(EvolutionarySearch):
+class GeneticSearch(keras_tuner.Tuner):
     """Architecture search by aging evolution, like `keras_tuner.RandomSearch`.
 
     Args:
@@ -202,18 +183,18 @@ class GeneticSearch(EvolutionarySearch):
         hypermodel: Any = None,
         objective: Any = None,
         max_trials: int = 10,
-        population_size: Optional[int] = None,
-        sample_size: Optional[int] = None,
+        population_size: int | None = None,
+        sample_size: int | None = None,
         crossover_prob: float = DEFAULT_CROSSOVER_PROB,
         mutation_scale: float = DEFAULT_MUTATION_SCALE,
-        initial_hps: Optional[Sequence[Values]] = None,
-        seed: Optional[int] = None,
-        hyperparameters: Optional[keras_tuner.HyperParameters] = None,
+        initial_hps: Sequence[Values] | None = None,
+        seed: int | None = None,
+        hyperparameters: keras_tuner.HyperParameters | None = None,
         tune_new_entries: bool = True,
         allow_new_entries: bool = True,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
-        trial_timeout: Optional[float] = None,
+        trial_timeout: float | None = None,
         **kwargs: Any,
     ):
         oracle = GeneticOracle(

@@ -11,7 +11,9 @@ meets them.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
 
 from keras_tuner.engine import hyperparameters as space_types
 from keras_tuner.engine.hyperparameters import HyperParameter
@@ -25,7 +27,7 @@ def is_active(hp: HyperParameter, values: Values) -> bool:
     return all(condition.is_active(values) for condition in hp.conditions)
 
 
-def finite_values(hp: HyperParameter) -> Optional[list]:
+def finite_values(hp: HyperParameter) -> list | None:
     """All the values `hp` can take, or `None` when they are not finite.
 
     `Int` without a step is every integer of its range (KerasTuner's own
@@ -134,7 +136,7 @@ def complete_values(
     return build_values(space, choose)
 
 
-def iter_configurations(space: HyperParameters) -> Optional[Iterator[Values]]:
+def iter_configurations(space: HyperParameters) -> Iterator[Values] | None:
     """Enumerates every configuration of a finite space, lazily.
 
     Returns:

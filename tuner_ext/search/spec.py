@@ -1,8 +1,12 @@
 """`SearchSpec`: everything that defines a search, checked, as JSON.
 
-The CLI builds one from its flags and the service from a request body; the
-search runner saves it in the project directory as `search.json`, so a
-search can be resumed and summarised with nothing but its directory.
+This is the one validation of a search's options. The CLI builds a spec from
+its flags, the service from a request body and a worker from the project's
+`search.json`; building one checks every field on its own (`__post_init__`),
+and `check_data` checks what depends on the data (the hypermodel fits the
+examples' shape, the objective is a metric the task reports). The search
+runner saves the spec in the project directory, so a search can be resumed
+and summarised with nothing but its directory.
 """
 
 from __future__ import annotations
@@ -10,26 +14,26 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
 
 from hypermodels.auto import HYPERMODELS
-from tuner_ext.registry import STRATEGIES
+from hypermodels.auto import resolve_kind
+from hypermodels.tasks import TASKS
+from hypermodels.tasks import reported_metrics
+from tuner_ext.search.errors import SpecError
+from tuner_ext.search.layout import SPEC_FILE
+from tuner_ext.search.strategies import check_options
+from tuner_ext.search.strategies import check_strategy
 
 if TYPE_CHECKING:
     from hypermodels.data import Dataset
 
-SPEC_FILE = "search.json"
-# What a finished search exports: the best model and its description.
-MODEL_FILE = "model.keras"
-BEST_FILE = "best.json"
 MAX_TRIALS_LIMIT = 10_000
 MAX_EPOCHS_LIMIT = 1_000
 MAX_WORKERS = 64
-
-
-class SpecError(ValueError):
-    """A search's options are invalid; the message names the option."""
 
 
 @dataclass
@@ -41,10 +45,10 @@ class SearchSpec:
         csv: path of a CSV file, with `target` naming the label column; or
         npz: path of an `.npz` file holding `x` and `y`.
         target: The CSV's label column.
-        task: "classification" or "regression"; None infers it from the
+        task: One of `hypermodels.tasks.TASKS`; None infers it from the
             target.
         hypermodel: "auto" or one of `hypermodels.auto.HYPERMODELS`.
-        oracle: One of `tuner_ext.registry.STRATEGIES`.
+        oracle: One of `tuner_ext.search.strategies.STRATEGIES`.
         max_trials: Number of trials.
         epochs: Training epochs per trial.
         objective: Metric to optimise (`val_accuracy`, `val_loss`, ...); None
@@ -52,21 +56,24 @@ class SearchSpec:
         seed: Seed of the split, the oracle and the weights.
         batch_size: Training batch size.
         oracle_options: Strategy-specific tuner arguments, such as
-            `population_size`.
+            `population_size`; see `Strategy.options`.
         workers: Worker processes training trials at once on this machine;
             1 trains in the search's own process.
+
+    Raises:
+        SpecError: A field is invalid; the message names it.
     """
 
-    dataset: Optional[str] = None
-    csv: Optional[str] = None
-    npz: Optional[str] = None
-    target: Optional[str] = None
-    task: Optional[str] = None
+    dataset: str | None = None
+    csv: str | None = None
+    npz: str | None = None
+    target: str | None = None
+    task: str | None = None
     hypermodel: str = "auto"
     oracle: str = "genetic"
     max_trials: int = 10
     epochs: int = 5
-    objective: Optional[str] = None
+    objective: str | None = None
     seed: int = 0
     batch_size: int = 32
     oracle_options: dict[str, Any] = field(default_factory=dict)
@@ -76,35 +83,61 @@ class SearchSpec:
         sources = [name for name in ("dataset", "csv", "npz") if getattr(self, name)]
         if len(sources) != 1:
             raise SpecError("give exactly one data source: dataset, csv or npz")
+        for name in ("dataset", "csv", "npz", "target", "objective"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise SpecError(f"{name}: must be a string, got {value!r}")
         # Absolute, so a resumed search finds its data from any directory.
         self.csv = os.path.abspath(self.csv) if self.csv else None
         self.npz = os.path.abspath(self.npz) if self.npz else None
         if self.csv and not self.target:
             raise SpecError("target: a CSV needs the name of its target column")
-        if self.task not in (None, "classification", "regression"):
-            raise SpecError(f"task: must be classification or regression, got {self.task!r}")
+        if self.task is not None and self.task not in TASKS:
+            raise SpecError(f"task: must be {' or '.join(TASKS)}, got {self.task!r}")
         if self.hypermodel != "auto" and self.hypermodel not in HYPERMODELS:
             raise SpecError(
                 f"hypermodel: unknown {self.hypermodel!r}; choose auto, "
                 f"{', '.join(HYPERMODELS)}"
             )
-        if self.oracle not in STRATEGIES:
-            raise SpecError(
-                f"oracle: unknown {self.oracle!r}; choose {', '.join(STRATEGIES)}"
-            )
+        check_strategy(self.oracle)
         _check_int("max_trials", self.max_trials, 1, MAX_TRIALS_LIMIT)
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS_LIMIT)
         _check_int("batch_size", self.batch_size, 1, 65_536)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("workers", self.workers, 1, MAX_WORKERS)
-        if not isinstance(self.oracle_options, dict):
-            raise SpecError("oracle_options: must be an object of tuner arguments")
+        check_options(self.oracle, self.oracle_options, self.max_trials)
+
+    def check_data(self, input_shape: tuple[int, ...], task: str) -> str:
+        """Checks the parts of the spec that depend on the data.
+
+        Args:
+            input_shape: Shape of one example.
+            task: The data's task.
+
+        Returns:
+            The hypermodel's name ("auto" resolved for this shape).
+
+        Raises:
+            SpecError: The hypermodel does not fit the examples, or the
+                objective is not a metric the task reports.
+        """
+        try:
+            kind = resolve_kind(self.hypermodel, tuple(input_shape))
+        except ValueError as error:
+            raise SpecError(f"hypermodel: {error}") from None
+        reported = reported_metrics(task)
+        if self.objective is not None and self.objective not in reported:
+            raise SpecError(
+                f"objective: {self.objective!r} is not reported for {task}; "
+                f"choose {', '.join(reported)}"
+            )
+        return kind
 
     def load_data(self) -> Dataset:
         """Loads and splits the data this spec names.
 
         Raises:
-            hypermodels.data.DataError: The data is missing or unusable.
+            hypermodels.errors.DataError: The data is missing or unusable.
         """
         from hypermodels import data
 
@@ -148,7 +181,7 @@ def _check_int(name: str, value: Any, low: int, high: int) -> None:
         raise SpecError(f"{name}: must be an integer from {low} to {high}, got {value!r}")
 
 
-def prepare_project(spec: Optional[SearchSpec], project_dir: str, resume: bool) -> SearchSpec:
+def prepare_project(spec: SearchSpec | None, project_dir: str, resume: bool) -> SearchSpec:
     """Checks the project directory and returns the spec to run.
 
     Args:

@@ -1,4 +1,4 @@
-"""A worker of a distributed search: `evokt worker` / `python -m tuner_ext.worker`.
+"""A worker of a distributed search: `evokt worker` / `python -m tuner_ext.search.worker`.
 
 It waits for the search's `search.json` in the shared project directory and
 for the chief's port, rebuilds the same tuner as the chief (same spec, same
@@ -10,24 +10,30 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import socket
 import sys
 import time
-from typing import Optional
+from collections.abc import Callable
 
-from tuner_ext.distributed import cluster_environment
-from tuner_ext.distributed import parse_address
-from tuner_ext.processes import die_with_parent
-from tuner_ext.spec import SPEC_FILE
-from tuner_ext.spec import SearchSpec
+from hypermodels.errors import EvoktError
+from tuner_ext.search.distributed import cluster_environment
+from tuner_ext.search.distributed import parse_address
+from tuner_ext.search.errors import SpecError
+from tuner_ext.search.layout import SPEC_FILE
+from tuner_ext.search.names import NAME_PATTERN
+from tuner_ext.search.names import is_valid_name
+from tuner_ext.search.spec import SearchSpec
 
 
-def _wait_for(condition, what: str, timeout: float) -> None:
+class ChiefNotFoundError(EvoktError):
+    """The chief or its search did not appear in time."""
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
+            raise ChiefNotFoundError(f"gave up waiting for {what} after {timeout:.0f} s")
         time.sleep(0.2)
 
 
@@ -47,15 +53,15 @@ def check_tuner_id(tuner_id: str) -> None:
     takes any id containing "chief" for the chief.
 
     Raises:
-        ValueError: The id cannot be used.
+        SpecError: The id cannot be used.
     """
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", tuner_id):
-        raise ValueError(f"--tuner-id must match [A-Za-z0-9_-]{{1,64}}, got {tuner_id!r}")
+    if not is_valid_name(tuner_id):
+        raise SpecError(f"--tuner-id must match {NAME_PATTERN}, got {tuner_id!r}")
     if "chief" in tuner_id or tuner_id in ("oracle", "search", "tuner0"):
-        raise ValueError(f"--tuner-id {tuner_id!r} is reserved; choose another")
+        raise SpecError(f"--tuner-id {tuner_id!r} is reserved; choose another")
 
 
-def run_worker(chief: str, project_dir: str, tuner_id: str, threads: Optional[int] = None,
+def run_worker(chief: str, project_dir: str, tuner_id: str, threads: int | None = None,
                wait: float = 300.0) -> None:
     """Trains trials for the chief at `chief` until the search ends.
 
@@ -67,8 +73,8 @@ def run_worker(chief: str, project_dir: str, tuner_id: str, threads: Optional[in
         wait: Seconds to wait for the spec and the chief to appear.
 
     Raises:
-        ValueError: A malformed address.
-        TimeoutError: The spec or the chief did not appear in time.
+        SpecError: A malformed address or tuner id.
+        ChiefNotFoundError: The spec or the chief did not appear in time.
     """
     check_tuner_id(tuner_id)
     host, port = parse_address(chief)
@@ -81,8 +87,8 @@ def run_worker(chief: str, project_dir: str, tuner_id: str, threads: Optional[in
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    from tuner_ext.search import build_tuner
-    from tuner_ext.search import fit_arguments
+    from tuner_ext.search.pipeline import build_tuner
+    from tuner_ext.search.pipeline import fit_arguments
 
     spec = SearchSpec.load(project_dir)
     dataset = spec.load_data()
@@ -91,20 +97,13 @@ def run_worker(chief: str, project_dir: str, tuner_id: str, threads: Optional[in
     tuner.search(*args, **kwargs)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chief", required=True, metavar="HOST:PORT")
     parser.add_argument("--project-dir", required=True, metavar="DIR")
     parser.add_argument("--tuner-id", required=True)
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--die-with-parent", action="store_true",
-                        help="exit when the process that started this one exits")
     args = parser.parse_args(argv)
-    if args.die_with_parent:
-        parent = os.getppid()
-        die_with_parent()
-        if os.getppid() != parent:  # the parent died before the signal was set
-            sys.exit(1)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     run_worker(args.chief, args.project_dir, args.tuner_id, args.threads)
 

@@ -1,8 +1,13 @@
-"""The `evokt` command line: `evokt search` and `evokt summary`.
+"""The `evokt` command line: `evokt search`, `summary` and `worker`, and plugged-in commands.
 
 Bad input ends with one line naming the problem on standard error and exit
 status 2, never a traceback. TensorFlow is imported only once the arguments
 are known to be good, so `--help` and argument errors answer at once.
+
+Packages above this one add subcommands through the entry-point group
+`evokt.commands` (the service adds `evokt serve`), so the library never
+imports the service: an entry point names a function that takes argparse's
+subcommands and adds its parser, with `run` set to the function that runs it.
 """
 
 from __future__ import annotations
@@ -13,24 +18,28 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Sequence
 from importlib import metadata
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from hypermodels.auto import HYPERMODELS
-from tuner_ext.messages import error_summary
-from tuner_ext.registry import STRATEGIES
-from tuner_ext.spec import SearchSpec
-from tuner_ext.spec import SpecError
-from tuner_ext.spec import prepare_project
+from hypermodels.errors import EvoktError
+from hypermodels.tasks import TASKS
+from tuner_ext.search.errors import SearchFailedError
+from tuner_ext.search.layout import BEST_FILE
+from tuner_ext.search.spec import SearchSpec
+from tuner_ext.search.spec import prepare_project
+from tuner_ext.search.strategies import STRATEGIES
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+COMMANDS_GROUP = "evokt.commands"
 
 SEED_CNN = "seed-cnn"
 
 
-class UsageError(Exception):
+class UsageError(EvoktError):
     """Bad input from the user; the message says what."""
 
 
@@ -42,13 +51,22 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """`evokt`'s parser: its own commands, then the plugged-in ones."""
     parser = argparse.ArgumentParser(
         prog="evokt",
         description="Architecture search for Keras models with KerasTuner.",
     )
     parser.add_argument("--version", action="version", version=f"evokt {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_search_parser(commands)
+    add_worker_parser(commands)
+    add_summary_parser(commands)
+    for entry_point in metadata.entry_points(group=COMMANDS_GROUP):
+        entry_point.load()(commands)
+    return parser
 
+
+def add_search_parser(commands: argparse._SubParsersAction) -> None:
     search = commands.add_parser(
         "search",
         help="run a search and save the best model",
@@ -58,65 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    source = search.add_argument_group("data (one of; default: --dataset digits)")
-    source.add_argument(
-        "--dataset",
-        help="bundled dataset: digits (8x8 images), iris, wine, breast_cancer, "
-        "diabetes (regression)",
-    )
-    source.add_argument("--csv", metavar="PATH", help="CSV file with a header row")
-    source.add_argument("--target", metavar="COL", help="the CSV column to predict")
-    source.add_argument("--npz", metavar="PATH", help=".npz file with arrays x and y")
-    source.add_argument(
-        "--task",
-        choices=["classification", "regression"],
-        help="what to predict; inferred from the target when left out",
-    )
-    model = search.add_argument_group("search")
-    model.add_argument(
-        "--hypermodel",
-        default="auto",
-        choices=["auto", *HYPERMODELS],
-        help="network family; auto picks cnn for images, sequence for "
-        "(timesteps, features) and mlp for feature vectors",
-    )
-    model.add_argument(
-        "--oracle",
-        default="genetic",
-        choices=list(STRATEGIES),
-        help="search strategy: "
-        + "; ".join(f"{name}: {strategy.summary}" for name, strategy in STRATEGIES.items()),
-    )
-    model.add_argument("--max-trials", type=int, default=10, metavar="N", help="trials to run")
-    model.add_argument(
-        "--epochs", type=int, default=5, metavar="E",
-        help="training epochs per trial (hyperband: at most)",
-    )
-    model.add_argument("--batch-size", type=int, default=32, metavar="B", help="training batch size")
-    model.add_argument(
-        "--objective",
-        metavar="NAME",
-        help="metric to optimise: val_accuracy (classification default), val_loss "
-        "(regression default), val_mae, ...",
-    )
-    model.add_argument(
-        "--seed", type=int, default=0, metavar="S",
-        help="seed of the split, the oracle and the initial weights",
-    )
-    model.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="strategy option, VALUE as JSON (repeatable), e.g. population_size=8, "
-        "crossover_prob=0.5, num_initial_points=5",
-    )
-    model.add_argument(
-        "--initial-hps",
-        metavar="FILE",
-        help=f"JSON list of configurations to evaluate first (genetic, greedy), or "
-        f"{SEED_CNN} for the seed document's two CNNs",
-    )
+    search.set_defaults(run=run_search_command)
+    _add_data_arguments(search.add_argument_group("data (one of; default: --dataset digits)"))
+    _add_strategy_arguments(search.add_argument_group("search"))
     cluster = search.add_argument_group("parallel and distributed search")
     cluster.add_argument(
         "--workers", type=int, metavar="N",
@@ -153,6 +115,71 @@ def build_parser() -> argparse.ArgumentParser:
         "it was started with (data and search flags are then ignored)",
     )
 
+
+def _add_data_arguments(source: argparse._ArgumentGroup) -> None:
+    source.add_argument(
+        "--dataset",
+        help="bundled dataset: digits (8x8 images), iris, wine, breast_cancer, "
+        "diabetes (regression)",
+    )
+    source.add_argument("--csv", metavar="PATH", help="CSV file with a header row")
+    source.add_argument("--target", metavar="COL", help="the CSV column to predict")
+    source.add_argument("--npz", metavar="PATH", help=".npz file with arrays x and y")
+    source.add_argument(
+        "--task", choices=TASKS, help="what to predict; inferred from the target when left out",
+    )
+
+
+def _add_strategy_arguments(model: argparse._ArgumentGroup) -> None:
+    model.add_argument(
+        "--hypermodel",
+        default="auto",
+        choices=["auto", *HYPERMODELS],
+        help="network family; auto picks cnn for images, sequence for "
+        "(timesteps, features) and mlp for feature vectors",
+    )
+    model.add_argument(
+        "--oracle",
+        default="genetic",
+        choices=list(STRATEGIES),
+        help="search strategy: "
+        + "; ".join(f"{name}: {strategy.summary}" for name, strategy in STRATEGIES.items()),
+    )
+    model.add_argument("--max-trials", type=int, default=10, metavar="N", help="trials to run")
+    model.add_argument(
+        "--epochs", type=int, default=5, metavar="E",
+        help="training epochs per trial (hyperband: at most)",
+    )
+    model.add_argument("--batch-size", type=int, default=32, metavar="B",
+                       help="training batch size")
+    model.add_argument(
+        "--objective",
+        metavar="NAME",
+        help="metric to optimise: val_accuracy (classification default), val_loss "
+        "(regression default), val_mae, ...",
+    )
+    model.add_argument(
+        "--seed", type=int, default=0, metavar="S",
+        help="seed of the split, the oracle and the initial weights",
+    )
+    model.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="strategy option, VALUE as JSON (repeatable), e.g. population_size=8, "
+        "crossover_prob=0.5, num_initial_points=5",
+    )
+    model.add_argument(
+        "--initial-hps",
+        metavar="FILE",
+        help=f"JSON list of configurations to evaluate first (genetic, greedy), or "
+        f"{SEED_CNN} for two hand-designed CNNs (32/64 filters and dense 128, and its "
+        "wider variant 64/128 and dense 256)",
+    )
+
+
+def add_worker_parser(commands: argparse._SubParsersAction) -> None:
     worker = commands.add_parser(
         "worker",
         help="train trials for a chief started with 'evokt search --chief'",
@@ -164,47 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    worker.set_defaults(run=run_worker_command)
     worker.add_argument("--chief", required=True, metavar="HOST:PORT",
                         help="the chief's --listen address")
     worker.add_argument("--project-dir", default="evokt-search", metavar="DIR",
                         help="the chief's --project-dir, shared")
-    worker.add_argument("--tuner-id",
-                        default=re.sub(r"[^A-Za-z0-9_-]", "-", f"worker-{socket.gethostname()}-{os.getpid()}")[:64],
-                        help="this worker's unique id")
+    default_id = re.sub(r"[^A-Za-z0-9_-]", "-", f"worker-{socket.gethostname()}-{os.getpid()}")
+    worker.add_argument("--tuner-id", default=default_id[:64], help="this worker's unique id")
     worker.add_argument("--threads", type=int, metavar="N",
                         help="TensorFlow threads (default: all cores)")
 
-    serve = commands.add_parser(
-        "serve",
-        help="run the REST service (gunicorn and the search runner)",
-        description=(
-            "Serve the REST API with gunicorn and run queued searches. Every endpoint "
-            "but the health probes and /openapi.json needs 'Authorization: Bearer TOKEN'; "
-            "the token is EVOKT_API_TOKEN, or is generated into DATA_DIR/api-token."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
-    serve.add_argument("--data-dir", default="evokt-data", metavar="DIR",
-                       help="job store, datasets, searches and models")
-    serve.add_argument("--workers", type=int, default=2, metavar="N",
-                       help="gunicorn worker processes")
-    serve.add_argument("--threads", type=int, default=8, metavar="N",
-                       help="threads per worker")
-    serve.add_argument("--max-concurrent-searches", type=int, default=1, metavar="N",
-                       help="searches run at once; the others wait as PENDING")
-    serve.add_argument("--public-predict", action="store_true",
-                       help="let predictions and model reads go without the token")
 
+def add_summary_parser(commands: argparse._SubParsersAction) -> None:
     summary = commands.add_parser(
         "summary",
         help="print the results table of a search",
         description="Print the best trials of a finished or interrupted search.",
     )
+    summary.set_defaults(run=run_summary_command)
     summary.add_argument("project_dir", metavar="DIR", help="the search's --project-dir")
     summary.add_argument("--top", type=int, default=10, metavar="N", help="trials to list")
-    return parser
 
 
 def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -230,7 +236,7 @@ def _load_initial_hps(source: str) -> list[dict]:
             configurations = json.load(file)
     except OSError as error:
         raise UsageError(f"--initial-hps {source}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
         raise UsageError(f"--initial-hps {source}: not JSON ({error})") from None
     if not isinstance(configurations, list) or not all(
         isinstance(values, dict) for values in configurations
@@ -296,24 +302,15 @@ def run_search_command(args: argparse.Namespace) -> int:
         None if args.resume else spec_from_args(args), args.project_dir, args.resume
     )
     dataset = spec.load_data()
+    spec.check_data(dataset.input_shape, dataset.task)
+    distribution = _distribution(args)
     _import_tensorflow_quietly()
     from rich.console import Console
 
-    from tuner_ext.progress import ProgressDisplay
-    from tuner_ext.results import results_table
-    from tuner_ext.search import run_prepared_search
+    from tuner_ext.search.pipeline import run_prepared_search
+    from tuner_ext.search.progress import ProgressDisplay
+    from tuner_ext.search.results import results_table
 
-    distribution = None
-    if args.chief:
-        from tuner_ext.distributed import Distribution
-        from tuner_ext.distributed import free_port
-        from tuner_ext.distributed import parse_address
-
-        host, port = parse_address(args.listen)
-        port = port or free_port(host)
-        distribution = Distribution(host, port, local_workers=args.workers or 0)
-        print(f"Chief listening on {host}:{port}; join with: evokt worker --chief "
-              f"{host}:{port} --project-dir {os.path.abspath(args.project_dir)}", file=sys.stderr)
     console = Console()
     if args.resume:
         console.print(f"Resuming the search in {args.project_dir} with its saved options.")
@@ -338,35 +335,48 @@ def run_search_command(args: argparse.Namespace) -> int:
     console.print(
         f"Best model: {os.path.join(args.output, best['model_file'])} "
         f"(trial {best['trial_id']}, {objective.name} {best['score']:.4f}); "
-        f"description in {os.path.join(args.output, 'best.json')}",
+        f"description in {os.path.join(args.output, BEST_FILE)}",
         highlight=False,
     )
     return 0
 
 
+def _distribution(args: argparse.Namespace):
+    """The chief's settings with --chief, else None (the spec decides)."""
+    if not args.chief:
+        return None
+    from tuner_ext.search.distributed import Distribution
+    from tuner_ext.search.distributed import free_port
+    from tuner_ext.search.distributed import parse_address
+
+    host, port = parse_address(args.listen)
+    port = port or free_port(host)
+    print(f"Chief listening on {host}:{port}; join with: evokt worker --chief "
+          f"{host}:{port} --project-dir {os.path.abspath(args.project_dir)}", file=sys.stderr)
+    return Distribution(host, port, local_workers=args.workers or 0)
+
+
 def run_summary_command(args: argparse.Namespace) -> int:
+    spec = SearchSpec.load(args.project_dir)
     _import_tensorflow_quietly()
     from rich.console import Console
 
-    from tuner_ext.results import load_trials
-    from tuner_ext.results import results_table
-    from tuner_ext.results import status_counts
+    from tuner_ext.search.pipeline import resolve_objective
+    from tuner_ext.search.results import load_trials
+    from tuner_ext.search.results import results_table
+    from tuner_ext.search.results import status_counts
 
-    from tuner_ext.search import resolve_objective
-
-    spec = SearchSpec.load(args.project_dir)
     trials = load_trials(args.project_dir)
     if not trials:
         raise UsageError(f"{args.project_dir}: the search has no trials yet")
     objective = resolve_objective(spec.objective)
-    ended = sum(count for status, count in status_counts(trials).items() if status != "RUNNING")
-    counts = ", ".join(
-        f"{count} {status.lower()}" for status, count in sorted(status_counts(trials).items())
-    )
+    counts = status_counts(trials)
+    ended = sum(count for status, count in counts.items() if status != "RUNNING")
+    listed = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
     console = Console()
     console.print(
         f"{spec.oracle} search on {spec.dataset or spec.csv or spec.npz}: "
-        f"{ended} of {spec.max_trials} trials ended ({counts})",
+        f"{ended} of {spec.max_trials} trials ended ({listed})",
         highlight=False,
     )
     console.print(results_table(trials, objective.name, objective.direction, top=args.top))
@@ -375,45 +385,23 @@ def run_summary_command(args: argparse.Namespace) -> int:
 
 def run_worker_command(args: argparse.Namespace) -> int:
     _import_tensorflow_quietly()
-    from tuner_ext.worker import run_worker
+    from tuner_ext.search.worker import run_worker
 
-    try:
-        run_worker(args.chief, args.project_dir, args.tuner_id, args.threads)
-    except TimeoutError as error:
-        raise UsageError(str(error)) from None
+    run_worker(args.chief, args.project_dir, args.tuner_id, args.threads)
     return 0
 
 
-def run_serve_command(args: argparse.Namespace) -> int:
-    # The service is the layer above tuner_ext; it is imported only for this command.
-    from service.serve import ServeOptions
-    from service.serve import serve
-
-    options = ServeOptions(
-        host=args.host, port=args.port, data_dir=args.data_dir, workers=args.workers,
-        threads=args.threads, max_concurrent_searches=args.max_concurrent_searches,
-        public_predict=args.public_predict,
-    )
-    return serve(options, announce=lambda line: print(line, file=sys.stderr, flush=True))
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `evokt` console script."""
     args = build_parser().parse_args(argv)
-    commands = {
-        "search": run_search_command,
-        "summary": run_summary_command,
-        "worker": run_worker_command,
-        "serve": run_serve_command,
-    }
     try:
-        return commands[args.command](args)
-    except (UsageError, SpecError, ValueError) as error:
+        return args.run(args)
+    except SearchFailedError as error:
+        print(f"evokt: search failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except EvoktError as error:
         print(f"evokt: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except RuntimeError as error:
-        print(f"evokt: search failed: {error_summary(error)}", file=sys.stderr)
-        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,141 @@
+"""All six strategies run real training through the one registry, with declared options."""
+
+import inspect
+import os
+
+import keras_tuner
+import pytest
+
+from hypermodels import data
+from hypermodels import default_objective
+from hypermodels import hypermodel_for
+from tuner_ext import STRATEGIES
+from tuner_ext import GeneticOracle
+from tuner_ext import GreedyOracle
+from tuner_ext import create_tuner
+from tuner_ext.search.errors import SpecError
+from tuner_ext.search.observe import SearchObserver
+from tuner_ext.search.strategies import check_options
+from tuner_ext.search.strategies import options_table
+
+
+class Recorder(SearchObserver):
+    def __init__(self):
+        self.events = []
+
+    def trial_started(self, oracle, trial):
+        self.events.append(("start", trial.trial_id))
+
+    def trial_ended(self, oracle, trial):
+        self.events.append(("end", trial.trial_id, trial.status))
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return data.load_builtin("iris")
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_every_strategy_runs_the_same_hypermodel_for_max_trials(strategy, iris, tmp_path):
+    recorder = Recorder()
+    tuner = create_tuner(
+        strategy,
+        hypermodel_for(iris, "mlp", max_layers=2),
+        objective=default_objective(iris.task),
+        max_trials=3,
+        epochs=2,
+        seed=1,
+        directory=str(tmp_path),
+        project_name="p",
+        overwrite=False,
+        observer=recorder,
+    )
+    tuner.search(iris.x_train, iris.y_train, validation_data=(iris.x_val, iris.y_val),
+                 epochs=2, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) == 3
+    assert all(trial.status == "COMPLETED" for trial in trials)
+    assert [event[0] for event in recorder.events] == ["start", "end"] * 3
+    best = tuner.get_best_models(1)[0]
+    assert best.predict(iris.x_val[:3], verbose=0).shape == (3, 3)
+
+
+def test_strategy_options_reach_the_oracle(iris, tmp_path):
+    tuner = create_tuner(
+        "genetic", hypermodel_for(iris), objective="val_accuracy", max_trials=10, epochs=1,
+        seed=0, directory=str(tmp_path), project_name="p", overwrite=False,
+        options={"population_size": 6, "sample_size": 3, "crossover_prob": 0.5},
+    )
+    assert (tuner.oracle.population_size, tuner.oracle.sample_size) == (6, 3)
+    assert tuner.oracle.crossover_prob == 0.5
+
+
+def test_unknown_strategy_and_options_are_refused_with_the_valid_ones_named(iris, tmp_path):
+    common = dict(objective="val_accuracy", max_trials=2, epochs=1, seed=0,
+                  directory=str(tmp_path), project_name="p", overwrite=False)
+    with pytest.raises(SpecError, match="oracle: unknown 'annealing'; choose genetic, greedy"):
+        create_tuner("annealing", hypermodel_for(iris), **common)
+    with pytest.raises(SpecError, match="random takes no option population_size; its options are"):
+        create_tuner("random", hypermodel_for(iris), options={"population_size": 4}, **common)
+
+
+@pytest.mark.parametrize(
+    "strategy,options,message",
+    [
+        ("genetic", {"population_size": "abc"},
+         "oracle_options.population_size: must be an integer from 2 to 10000, got 'abc'"),
+        ("genetic", {"population_size": -5}, "oracle_options.population_size: must be an integer"),
+        ("genetic", {"population_size": 10**12}, "from 2 to 10000, got 1000000000000"),
+        ("genetic", {"population_size": 4.0}, "must be an integer from 2 to 10000, got 4.0"),
+        ("genetic", {"population_size": True}, "must be an integer from 2 to 10000, got True"),
+        ("genetic", {"crossover_prob": 5}, "oracle_options.crossover_prob: must be a number from 0 "
+                                           "to 1, got 5"),
+        ("genetic", {"initial_hps": "x"},
+         "oracle_options.initial_hps: must be a list of objects of hyperparameter values"),
+        ("genetic", {"initial_hps": [{"units": {"nested": 1}}]},
+         "oracle_options.initial_hps[0].units: must be a number, a string or a boolean"),
+        ("genetic", {"trial_timeout": "x"}, "oracle_options.trial_timeout: must be a number above 0"),
+        ("genetic", {"trial_timeout": 0}, "oracle_options.trial_timeout: must be a number above 0"),
+        ("genetic", {"sample_size": 20},
+         "oracle_options.sample_size: must be at most population_size (4), got 20"),
+        ("genetic", {"population_size": 6, "sample_size": 7},
+         "oracle_options.sample_size: must be at most population_size (6), got 7"),
+        ("greedy", {"max_consecutive_failed_trials": -1},
+         "oracle_options.max_consecutive_failed_trials: must be an integer from 1 to 10000"),
+        ("bayesian", {"alpha": 0}, "oracle_options.alpha: must be a number above 0 and at most 1, got 0"),
+        ("hyperband", {"factor": 1}, "oracle_options.factor: must be an integer from 2 to 100"),
+        ("random", {"tune_new_entries": "yes"},
+         "oracle_options.tune_new_entries: must be true or false, got 'yes'"),
+        ("genetic", [1], "oracle_options: must be an object of tuner arguments"),
+    ],
+)
+def test_options_are_checked_by_type_and_range_naming_the_field(strategy, options, message):
+    with pytest.raises(SpecError) as raised:
+        check_options(strategy, options, max_trials=12)
+    assert message in str(raised.value)
+
+
+def test_every_declared_option_is_a_keyword_the_tuner_takes():
+    for strategy in STRATEGIES.values():
+        parameters = inspect.signature(strategy.tuner_class.__init__).parameters
+        assert set(strategy.option_names) <= set(parameters), strategy.name
+
+
+def test_the_readme_shows_each_evokt_oracles_options_as_declared():
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")) as file:
+        readme = file.read()
+    for strategy in ("genetic", "greedy"):
+        assert options_table(strategy) in readme, strategy
+
+
+@pytest.mark.parametrize("max_trials,population,sample,starts", [
+    (9, 4, 3, 2), (30, 10, 7, 3), (100, 33, 24, 10), (1000, 100, 75, 10)])
+def test_the_documented_defaults_are_the_oracles_defaults(max_trials, population, sample, starts):
+    """The README says: population `max_trials // 3` in [4, 100], tournament three
+    quarters of it (at least 2), crossover 0.5, greedy starts `max_trials // 10` in
+    [2, 10]; the oracles built without options must agree."""
+    genetic = GeneticOracle(objective=keras_tuner.Objective("score", "max"), max_trials=max_trials)
+    assert (genetic.population_size, genetic.sample_size) == (population, sample)
+    assert genetic.crossover_prob == 0.5 and genetic.mutation_scale == 0.15
+    greedy = GreedyOracle(objective=keras_tuner.Objective("score", "max"), max_trials=max_trials)
+    assert greedy.random_starts == starts

@@ -1,0 +1,2 @@
+"""The application behind `evokt search`: specs, strategies, the search
+pipeline, export, progress, distribution and the command line."""
