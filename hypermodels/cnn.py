@@ -30,8 +30,8 @@ class CNNHyperModel(StructureHyperModel):
     the output, and `learning_rate`. Convolutions and pooling pad "same", so
     every depth builds even on 8x8 images.
 
-    `hypermodels.presets.SEED_CNN_PRESETS` holds the seed document's two
-    networks (conv 32/64 + dense 128, and the adjusted 64/128 + dense 256) as
+    `hypermodels.presets.SEED_CNN_PRESETS` holds two hand-designed networks
+    (conv 32/64 + dense 128, and the wider 64/128 + dense 256) as
     `initial_hps` for this space.
 
     Args:

@@ -1,9 +1,9 @@
 """Hand-designed starting points, as `initial_hps` for the genetic oracle.
 
-The seed document compares adjusting a network by hand with searching for
-one. These presets are its two CNNs, written in `CNNHyperModel`'s terms, so a
-search can start from the hand-made network and its adjusted variant and
-evolve from there.
+Two CNNs of the kind people write by hand for small images, a network and
+the wider variant a person would try next, written in `CNNHyperModel`'s
+terms, so a search can start from what a person would have built and evolve
+from there (`evokt search --initial-hps seed-cnn`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ def _seed_cnn(first_filters: int, second_filters: int, dense_units: int) -> dict
     }
 
 
-# The seed document's original CNN: conv 32 and 64, dense 128.
+# The hand-made CNN: conv 32 and 64, dense 128.
 SEED_CNN_ORIGINAL = _seed_cnn(32, 64, 128)
-# Its adjusted variant: conv 64 and 128, dense 256.
+# Its hand-adjusted, wider variant: conv 64 and 128, dense 256.
 SEED_CNN_ADJUSTED = _seed_cnn(64, 128, 256)
 
 SEED_CNN_PRESETS = [SEED_CNN_ORIGINAL, SEED_CNN_ADJUSTED]

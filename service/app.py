@@ -3,60 +3,58 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+import threading
+from typing import Any
 
 from flask import Flask
 
 from service import auth
+from service import config
 from service import errors
+from service import store
 from service import validation
 from service.layout import DataLayout
+from service.limits import BodyDeadline
 from service.predictor import ModelCache
 from service.store import JobStore
 
-DEFAULTS: dict[str, Any] = {
-    # The data directory: job store, datasets, searches, models, token.
-    "DATA_DIR": "evokt-data",
-    # The API token; None reads (or creates) the token file in DATA_DIR.
-    "API_TOKEN": None,
-    # Whether predictions and model reads go without the token.
-    "PUBLIC_PREDICT": False,
-    # Largest request body, in bytes (uploads included); larger gets 413.
-    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
-    # Searches that may wait as PENDING before new ones get 429.
-    "MAX_PENDING_SEARCHES": 20,
-    # Rows one prediction request may hold.
-    "MAX_PREDICT_ROWS": 10_000,
-    # Seconds between two looks at the job store in an event stream.
-    "EVENTS_POLL_SECONDS": 0.5,
-}
 
-
-def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Builds the service.
 
-    Configuration comes from `DEFAULTS`, then `EVOKT_*` environment variables
-    (`EVOKT_DATA_DIR`, `EVOKT_API_TOKEN`, `EVOKT_PUBLIC_PREDICT`, ...), then
-    `config`.
+    Settings come from `service.config.SETTINGS`' defaults, then `EVOKT_*`
+    environment variables (`EVOKT_DATA_DIR`, `EVOKT_API_TOKEN`,
+    `EVOKT_PUBLIC_PREDICT`, ...), each read as its setting's type, then
+    `overrides`.
 
     Args:
-        config: Overrides, such as a test's temporary `DATA_DIR`.
+        overrides: Settings that win over the others, such as a test's
+            temporary `DATA_DIR`.
+
+    Raises:
+        service.config.ConfigError: A setting of the wrong type, or an empty
+            or short API token.
     """
     app = Flask(__name__)
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_prefixed_env("EVOKT")
-    if config:
-        app.config.update(config)
+    app.config.from_mapping(config.defaults())
+    app.config.update(config.from_environment(os.environ))
+    app.config.update(overrides or {})
     app.json.sort_keys = False
 
     layout = DataLayout(str(app.config["DATA_DIR"]))
-    os.makedirs(layout.root, exist_ok=True)
-    if not app.config["API_TOKEN"]:
-        app.config["API_TOKEN"], _ = auth.load_or_create_token(layout.token_file)
-    store = JobStore(layout.root)
+    layout.create()
+    app.config["DATA_DIR"] = layout.root
+    app.config["API_TOKEN"], _ = auth.resolve_token(app.config["API_TOKEN"], layout.token_file)
+    store.init_app(app)
     app.extensions["evokt.layout"] = layout
-    app.extensions["evokt.store"] = store
-    app.extensions["evokt.models"] = ModelCache(layout, store)
+    models = app.extensions["evokt.models"] = ModelCache(layout, app.config["MODEL_CACHE_SIZE"])
+    if app.config["WARM_MODELS"]:
+        job_store = JobStore(layout.root)
+        latest = [job_store.model_version(name) for name in job_store.model_names()]
+        job_store.close()
+        threading.Thread(target=models.warm, args=(latest,), daemon=True).start()
+    app.extensions["evokt.event_streams"] = threading.BoundedSemaphore(
+        app.config["MAX_EVENT_STREAMS"])
 
     from service import datasets
     from service import health
@@ -69,4 +67,5 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     errors.init_app(app)
     auth.init_app(app)
     validation.init_app(app)
+    app.wsgi_app = BodyDeadline(app.wsgi_app, app.config["BODY_READ_SECONDS"])
     return app

@@ -2,7 +2,9 @@
 
 The token comes from `EVOKT_API_TOKEN`, or else from the file `api-token` in
 the data directory, which the first start creates (readable by its owner
-only). Tokens are compared in constant time.
+only). Either must be at least `config.MIN_TOKEN_LENGTH` characters: the
+service refuses to start with an empty or short token. Tokens are compared
+in constant time.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from flask import Flask
 from flask import current_app
 from flask import request
 
+from service.config import check_token
 from service.errors import ApiError
 
 # Endpoints anyone may call: Kubernetes probes and the API description.
@@ -34,17 +37,36 @@ def load_or_create_token(token_file: str) -> tuple[str, bool]:
 
     Returns:
         The token, and whether this call created it.
+
+    Raises:
+        ConfigError: The file holds an empty or short token.
     """
-    os.makedirs(os.path.dirname(token_file), exist_ok=True)
     try:
         descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        with open(token_file, encoding="utf-8") as file:
-            return file.read().strip(), False
+        with open(token_file, encoding="utf-8", errors="replace") as file:
+            return check_token(file.read(), token_file), False
     token = secrets.token_urlsafe(32)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write(token + "\n")
     return token, True
+
+
+def resolve_token(configured: str | None, token_file: str) -> tuple[str, str]:
+    """The API token, and where it came from, in words.
+
+    Args:
+        configured: The `API_TOKEN` setting (`EVOKT_API_TOKEN`), or None.
+        token_file: The token file, read or created when `configured` is None.
+
+    Raises:
+        ConfigError: The token is empty or short.
+    """
+    if configured is not None:
+        return check_token(configured, "EVOKT_API_TOKEN"), "taken from EVOKT_API_TOKEN"
+    token, created = load_or_create_token(token_file)
+    verb = "generated and stored in" if created else "read from"
+    return token, f"{verb} {token_file} (readable by its owner only)"
 
 
 def init_app(app: Flask) -> None:

@@ -14,9 +14,12 @@ from flask import jsonify
 from flask import request
 
 from hypermodels import data
+from hypermodels.errors import DataError
+from hypermodels.tasks import TASKS
 from service.errors import ApiError
 from service.layout import DataLayout
 from service.store import JobStore
+from service.store import get_store
 from service.store import new_id
 from service.validation import check_name
 
@@ -70,14 +73,14 @@ def find_dataset(store: JobStore, dataset_id: str) -> dict[str, Any] | None:
 
 @blueprint.get("")
 def list_datasets():
-    store: JobStore = current_app.extensions["evokt.store"]
+    store = get_store()
     bundled = [builtin_dataset(name) for name in data.BUILTIN_DATASETS]
     return jsonify(datasets=bundled + [stored_dataset(r) for r in store.datasets()])
 
 
 @blueprint.get("/<dataset_id>")
 def get_dataset(dataset_id: str):
-    store: JobStore = current_app.extensions["evokt.store"]
+    store = get_store()
     record = find_dataset(store, check_name(dataset_id, "dataset id"))
     if record is None:
         raise ApiError(404, f"no dataset {dataset_id!r}")
@@ -102,31 +105,46 @@ def upload_dataset():
     task = request.form.get("task") or None
     if file_format == "csv" and target is None:
         raise ApiError(400, "target: name the CSV column to predict")
-    if task not in (None, "classification", "regression"):
-        raise ApiError(400, "task: must be classification or regression")
+    if task is not None and task not in TASKS:
+        raise ApiError(400, f"task: must be {' or '.join(TASKS)}")
 
     layout: DataLayout = current_app.extensions["evokt.layout"]
-    store: JobStore = current_app.extensions["evokt.store"]
+    store = get_store()
     dataset_id = new_id()
     staging = layout.dataset_dir(f".tmp-{dataset_id}")
     os.makedirs(staging)
     try:
         path = os.path.join(staging, f"data.{file_format}")
         upload.save(path)
-        try:
-            if file_format == "csv":
-                dataset = data.load_csv(path, target, task=task)
-            else:
-                dataset = data.load_npz(path, task=task)
-        except data.DataError as error:
-            raise ApiError(400, f"file: {str(error).replace(path, upload.filename)}") from None
+        dataset = _load_upload(path, file_format, target, task, upload.filename)
         # The rename makes the file appear whole; the record follows it.
         os.rename(staging, layout.dataset_dir(dataset_id))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    store.add_dataset({
-        "id": dataset_id, "filename": upload.filename, "format": file_format,
-        "target": target, "task": dataset.task, "rows": dataset.rows,
-        "input_shape": list(dataset.input_shape), "classes": dataset.class_labels,
-    })
+    try:
+        store.add_dataset({
+            "id": dataset_id, "filename": upload.filename, "format": file_format,
+            "target": target, "task": dataset.task, "rows": dataset.rows,
+            "input_shape": list(dataset.input_shape), "classes": dataset.class_labels,
+        })
+    except BaseException:
+        shutil.rmtree(layout.dataset_dir(dataset_id), ignore_errors=True)
+        raise
     return jsonify(find_dataset(store, dataset_id)), 201
+
+
+def _load_upload(
+    path: str, file_format: str, target: str | None, task: str | None, filename: str
+) -> data.Dataset:
+    """The uploaded file as a dataset, or the 4xx that says why it is not one."""
+    limit = current_app.config["MAX_DATASET_BYTES"]
+    try:
+        if file_format == "csv":
+            return data.load_csv(path, target, task=task)
+        return data.load_npz(path, task=task, max_bytes=limit)
+    except data.DataTooLargeError as error:
+        raise ApiError(413, f"file: {str(error).replace(path, filename)}") from None
+    except DataError as error:
+        raise ApiError(400, f"file: {str(error).replace(path, filename)}") from None
+    except MemoryError:
+        raise ApiError(413, f"file: {filename} is too large to load") from None

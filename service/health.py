@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 
 from service.errors import ApiError
+from service.store import get_store
 
 blueprint = Blueprint("health", __name__, url_prefix="/v2/health")
 
@@ -22,11 +24,10 @@ def live():
 @blueprint.get("/ready")
 def ready():
     """The job store answers and the data directory is writable."""
-    store = current_app.extensions["evokt.store"]
     try:
-        store.searches(state="PENDING")
-    except Exception as error:  # any failure of the store means not ready
+        get_store().searches(state="PENDING")
+    except sqlite3.Error as error:
         raise ApiError(503, f"the job store is not available: {error}") from None
-    if not os.access(store.data_dir, os.W_OK):
+    if not os.access(current_app.config["DATA_DIR"], os.W_OK):
         raise ApiError(503, "the data directory is not writable")
     return jsonify(ready=True)

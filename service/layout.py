@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 
 TOKEN_FILE = "api-token"
+# Held by the running `evokt serve`, and by the search runner: one of each per directory.
+SERVE_LOCK_FILE = "serve.lock"
+RUNNER_LOCK_FILE = "runner.lock"
 
 
 class DataLayout:
@@ -21,9 +24,22 @@ class DataLayout:
     def __init__(self, root: str):
         self.root = os.path.abspath(root)
 
+    def create(self) -> None:
+        """Creates the data directory, readable by its owner only."""
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        os.chmod(self.root, 0o700)
+
     @property
     def token_file(self) -> str:
         return os.path.join(self.root, TOKEN_FILE)
+
+    @property
+    def serve_lock(self) -> str:
+        return os.path.join(self.root, SERVE_LOCK_FILE)
+
+    @property
+    def runner_lock(self) -> str:
+        return os.path.join(self.root, RUNNER_LOCK_FILE)
 
     def dataset_dir(self, dataset_id: str) -> str:
         return os.path.join(self.root, "datasets", dataset_id)

@@ -8,7 +8,7 @@ order of the version's `class_labels`.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from flask import Blueprint
 from flask import current_app
@@ -17,7 +17,7 @@ from flask import jsonify
 from service.errors import ApiError
 from service.predictor import ModelCache
 from service.predictor import as_batch
-from service.store import JobStore
+from service.store import get_store
 from service.validation import check_name
 from service.validation import json_body
 
@@ -27,12 +27,8 @@ INPUT_NAME = "inputs"
 MAX_VERSION = 2**63 - 1
 
 
-def _store() -> JobStore:
-    return current_app.extensions["evokt.store"]
-
-
 def _versions(name: str) -> list[dict[str, Any]]:
-    versions = _store().model_versions(check_name(name, "model name"))
+    versions = get_store().model_versions(check_name(name, "model name"))
     if not versions:
         raise ApiError(404, f"no model {name!r}")
     return versions
@@ -53,7 +49,7 @@ def _tensor_info(name: str, shape: list[int]) -> dict[str, Any]:
 
 @blueprint.get("")
 def list_models():
-    store = _store()
+    store = get_store()
     models = []
     for name in store.model_names():
         latest = store.model_version(name)
@@ -103,22 +99,28 @@ def _unwrap_named(value: Any, field: str) -> Any:
     return value
 
 
-def _predict(name: str, version: Optional[int]):
+def _predict(name: str, version: int | None):
     check_name(name, "model name")
-    body = json_body()
+    record = get_store().model_version(name, version)
+    if record is None:
+        what = f"model {name!r}" if version is None else f"version {version} of model {name!r}"
+        raise ApiError(404, f"no {what}")
+    body = json_body(current_app.config["MAX_PREDICT_BYTES"])
     row_format = "instances" in body
     if row_format == ("inputs" in body):
         raise ApiError(400, "give either 'instances' (row format) or 'inputs' (columnar format)")
-    cache: ModelCache = current_app.extensions["evokt.models"]
-    model = cache.get(name, version)
     limit = current_app.config["MAX_PREDICT_ROWS"]
-    if row_format:
-        rows = [_unwrap_named(item, "instances") for item in body["instances"]] \
-            if isinstance(body["instances"], list) else body["instances"]
-        batch = as_batch(rows, model.input_shape, "instances", limit)
-        return jsonify(predictions=model.infer(batch).tolist())
-    batch = as_batch(_unwrap_named(body["inputs"], "inputs"), model.input_shape, "inputs", limit)
-    return jsonify(outputs=model.infer(batch).tolist())
+    rows = body["instances"] if row_format else _unwrap_named(body["inputs"], "inputs")
+    field = "instances" if row_format else "inputs"
+    if isinstance(rows, list) and len(rows) > limit:
+        raise ApiError(400, f"{field}: at most {limit} rows per request, got {len(rows)}")
+    if row_format and isinstance(rows, list):
+        rows = [_unwrap_named(item, field) for item in rows]
+    cache: ModelCache = current_app.extensions["evokt.models"]
+    model = cache.get(record)
+    batch = as_batch(rows, model.input_shape, field, limit)
+    outputs = model.infer(batch).tolist()
+    return jsonify(predictions=outputs) if row_format else jsonify(outputs=outputs)
 
 
 @blueprint.post("/<name>:predict")

@@ -12,13 +12,15 @@ from typing import Any
 from flask import Blueprint
 from flask import jsonify
 
-from service.store import STATES
-from tuner_ext.registry import STRATEGIES
 from hypermodels.auto import HYPERMODELS
+from hypermodels.tasks import TASKS
+from service.store import STATES
+from tuner_ext.search.names import NAME_PATTERN
+from tuner_ext.search.strategies import STRATEGIES
 
 blueprint = Blueprint("openapi", __name__)
 
-NAME = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+NAME = {"type": "string", "pattern": f"^{NAME_PATTERN}$"}
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
 JSON_VALUE: dict[str, Any] = {}
@@ -44,10 +46,11 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "Invalid input; the message names the field",
         401: "Missing or wrong bearer token",
         404: "Unknown id or name",
+        408: "The request's body did not arrive in time",
         409: "The search has already ended",
-        413: "Request body over the configured limit",
+        413: "Request body (or an upload's data) over the configured limit",
         429: "The search queue is full",
-        503: "Not ready",
+        503: "Not ready, or (event streams) all stream slots taken: retry after `Retry-After`",
     }
     return {str(code): _json(_ref("Error"), reasons[code]) for code in codes}
 
@@ -66,7 +69,7 @@ SCHEMAS: dict[str, Any] = {
         "rows": {"type": "integer"},
         "features": {"type": "integer"},
         "input_shape": {"type": "array", "items": {"type": "integer"}},
-        "task": {"enum": ["classification", "regression"]},
+        "task": {"enum": list(TASKS)},
         "classes": {"type": ["array", "null"]},
     }),
     "SearchRequest": _object(
@@ -186,11 +189,11 @@ PATHS: dict[str, Any] = {
                           "Datasets"), **_errors(401)}),
         "post": _operation(
             "Upload a CSV (with its target column) or an NPZ (arrays x and y)",
-            {"201": _json(_ref("Dataset"), "Stored"), **_errors(400, 401, 413)},
+            {"201": _json(_ref("Dataset"), "Stored"), **_errors(400, 401, 408, 413)},
             requestBody={"required": True, "content": {"multipart/form-data": {"schema": _object(
                 {"file": {"type": "string", "format": "binary"},
                  "target": {"type": "string"},
-                 "task": {"enum": ["classification", "regression"]}},
+                 "task": {"enum": list(TASKS)}},
                 required=False) | {"required": ["file"]}}}}),
     },
     "/v1/datasets/{dataset_id}": {"get": _operation(
@@ -207,7 +210,7 @@ PATHS: dict[str, Any] = {
             "Queue a search",
             {"202": {**_json(_ref("Search"), "Queued"),
                      "headers": {"Location": {"schema": {"type": "string"}}}},
-             **_errors(400, 401, 413, 429)},
+             **_errors(400, 401, 408, 413, 429)},
             requestBody={"required": True,
                          "content": {"application/json": {"schema": _ref("SearchRequest")}}}),
     },
@@ -234,7 +237,7 @@ PATHS: dict[str, Any] = {
                                     "data": {"type": "string",
                                              "contentMediaType": "application/json"}},
                      "required": ["event", "data"]}}}},
-         **_errors(400, 401, 404)},
+         **_errors(400, 401, 404, 503)},
         parameters=[_path_parameter("search_id")])},
     "/v1/models": {"get": _operation(
         "Models and their latest versions",
@@ -250,13 +253,15 @@ PATHS: dict[str, Any] = {
         parameters=[_path_parameter("name")])},
     "/v1/models/{name}:predict": {"post": _operation(
         "Predict with the latest version",
-        {"200": _json(_ref("PredictResponse"), "Predictions"), **_errors(400, 401, 404, 413)},
+        {"200": _json(_ref("PredictResponse"), "Predictions"),
+         **_errors(400, 401, 404, 408, 413)},
         parameters=[_path_parameter("name")],
         requestBody={"required": True,
                      "content": {"application/json": {"schema": _ref("PredictRequest")}}})},
     "/v1/models/{name}/versions/{version}:predict": {"post": _operation(
         "Predict with one version",
-        {"200": _json(_ref("PredictResponse"), "Predictions"), **_errors(400, 401, 404, 413)},
+        {"200": _json(_ref("PredictResponse"), "Predictions"),
+         **_errors(400, 401, 404, 408, 413)},
         parameters=[_path_parameter("name"),
                     _path_parameter("version", {"type": "integer", "minimum": 1})],
         requestBody={"required": True,
@@ -267,7 +272,12 @@ DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "evokt", "version": "1",
              "description": "Architecture searches over HTTP, and predictions from the "
-             "chosen models in TensorFlow Serving's REST format."},
+             "chosen models in TensorFlow Serving's REST format. Every error is JSON "
+             "`{\"error\": \"...\"}`, including those the HTTP server answers before the "
+             "application sees the request: 400 (malformed request line or header), 408 "
+             "(headers not sent in time), 414 (URI too long), 431 (headers too large) and "
+             "501 (unknown transfer coding). A connection the client drops, or one reset "
+             "because the server stopped, gets no answer."},
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,

@@ -5,26 +5,28 @@ the service's own store only) and wraps it in a `tf.function` with a fixed
 input signature. Calling that graph costs a fraction of a millisecond, where
 `model.predict()` builds a dataset and a loop for every request and costs
 tens. A request for the latest version looks the version up in the job store,
-so a newly registered version is served from the next request on.
+so a newly registered version is served from the next request on; the cache
+keeps `MODEL_CACHE_SIZE` versions loaded.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
 from service.errors import ApiError
 from service.layout import DataLayout
-from service.store import JobStore
-from tuner_ext.spec import MODEL_FILE
+from tuner_ext.search.layout import MODEL_FILE
 
-# Model versions a worker keeps loaded; the least recently used goes first.
-CACHE_SIZE = 8
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,39 +65,62 @@ def compile_inference(model: Any, input_shape: tuple[int, ...]) -> Callable[[np.
 
 
 class ModelCache:
-    """The model versions this process has loaded.
+    """The model versions this process has loaded, the most recent `size` of them.
+
+    A version being loaded blocks only the requests for that version: the
+    others, for loaded versions, go on meanwhile.
 
     Args:
         layout: The data directory's layout.
-        store: The job store, for versions and their metadata.
+        size: How many versions to keep loaded; the least recently used
+            goes first.
     """
 
-    def __init__(self, layout: DataLayout, store: JobStore):
+    def __init__(self, layout: DataLayout, size: int):
         self.layout = layout
-        self.store = store
-        self._models: collections.OrderedDict[tuple[str, int], LoadedModel] = collections.OrderedDict()
+        self.size = size
+        self._models: collections.OrderedDict[tuple[str, int], LoadedModel] = (
+            collections.OrderedDict())
+        self._loading: dict[tuple[str, int], Future] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str, version: Optional[int] = None) -> LoadedModel:
-        """The loaded model version; the latest when `version` is None.
-
-        Raises:
-            ApiError: 404 when the model or version does not exist.
-        """
-        record = self.store.model_version(name, version)
-        if record is None:
-            what = f"model {name!r}" if version is None else f"version {version} of model {name!r}"
-            raise ApiError(404, f"no {what}")
-        key = (name, record["version"])
+    def get(self, record: dict[str, Any]) -> LoadedModel:
+        """The loaded model of a registered version (a job store record)."""
+        key = (record["name"], record["version"])
         with self._lock:
             loaded = self._models.get(key)
-            if loaded is None:
-                loaded = self._load(record)
-                self._models[key] = loaded
-                while len(self._models) > CACHE_SIZE:
-                    self._models.popitem(last=False)
-            self._models.move_to_end(key)
+            if loaded is not None:
+                self._models.move_to_end(key)
+                return loaded
+            loading = self._loading.get(key)
+            owner = loading is None
+            if owner:
+                loading = self._loading[key] = Future()
+        if not owner:
+            return loading.result()
+        try:
+            loaded = self._load(record)
+        except BaseException as error:
+            with self._lock:
+                del self._loading[key]
+            loading.set_exception(error)
+            raise
+        with self._lock:
+            del self._loading[key]
+            self._models[key] = loaded
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+        loading.set_result(loaded)
         return loaded
+
+    def warm(self, records: list[dict[str, Any]]) -> None:
+        """Loads these versions now; one that fails to load is left for its first request."""
+        for record in records[: self.size]:
+            try:
+                self.get(record)
+            except Exception:  # noqa: BLE001 (the request that needs it reports it)
+                logger.exception("could not load version %s of model %s",
+                                 record["version"], record["name"])
 
     def _load(self, record: dict[str, Any]) -> LoadedModel:
         import keras
@@ -130,7 +155,7 @@ def as_batch(values: Any, input_shape: tuple[int, ...], field: str, max_rows: in
         raise ApiError(400, f"{field}: at most {max_rows} rows per request, got {len(values)}")
     try:
         batch = np.asarray(values)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         batch = None
     if batch is None or batch.dtype.kind not in "biuf":
         # Ragged lists, strings, nulls and objects all end here.

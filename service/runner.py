@@ -1,12 +1,15 @@
 """The search runner: `python -m service.runner --data-dir DIR`.
 
 It takes PENDING searches from the job store, oldest first, and runs each in
-its own child process (`service.search_process`), at most
-`max_concurrent` at a time. It kills the process of a search being
-cancelled, marks searches whose process died as FAILED, and on start resumes
-the searches a previous runner left RUNNING. Children die with the runner
-(Linux's parent-death signal), so a killed runner never leaves a search
-training twice.
+its own child process (`service.search_process`), at most `max_concurrent`
+at a time. It kills the process of a search being cancelled, and starts
+again, from where it stopped, a search whose process died without saying why
+(killed, out of memory, a crash): KerasTuner's state resumes it, so it ends
+with exactly its `max_trials` trials. After `MAX_SEARCH_RESTARTS` such deaths
+the search is FAILED with one line saying how its process ended. On start it
+resumes the searches a previous runner left RUNNING. Children die with the
+runner (`tuner_ext.supervisor`), so a killed runner never leaves a search
+training twice, and one runner at most runs per data directory.
 """
 
 from __future__ import annotations
@@ -14,31 +17,41 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
-import subprocess
 import sys
 import threading
 import time
-from typing import Optional
 
 from service.layout import DataLayout
+from service.locks import LockedError
+from service.locks import hold_lock
 from service.store import CANCELLED
 from service.store import CANCELLING
 from service.store import FAILED
 from service.store import PENDING
 from service.store import RUNNING
 from service.store import JobStore
-from tuner_ext.processes import die_with_parent
+from tuner_ext.supervisor import Supervisor
+from tuner_ext.supervisor import describe_exit
 
 logger = logging.getLogger("evokt.runner")
 
-def _log_tail(path: str, lines: int = 5) -> str:
+# Deaths of one search's process after which it is FAILED instead of restarted.
+MAX_SEARCH_RESTARTS = 3
+# A Python exception's closing line in a log: "SomeError: what happened".
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit): .+")
+
+
+def last_error_line(path: str) -> str | None:
+    """The last Python exception line of a search's log, if there is one."""
     try:
         with open(path, encoding="utf-8", errors="replace") as file:
-            text = [line.strip() for line in file.readlines()[-200:] if line.strip()]
+            lines = file.readlines()[-500:]
     except OSError:
-        return ""
-    return " | ".join(text[-lines:])
+        return None
+    errors = [line.strip() for line in lines if _EXCEPTION_LINE.match(line.strip())]
+    return errors[-1][:500] if errors else None
 
 
 class SearchRunner:
@@ -56,71 +69,64 @@ class SearchRunner:
         data_dir: str,
         max_concurrent: int = 1,
         poll_seconds: float = 0.5,
-        child_env: Optional[dict[str, str]] = None,
+        child_env: dict[str, str] | None = None,
     ):
         if max_concurrent < 1:
             raise ValueError(f"`max_concurrent` must be at least 1, got {max_concurrent}.")
         self.layout = DataLayout(data_dir)
-        self.store = JobStore(data_dir)
+        self.store = JobStore(self.layout.root)
         self.max_concurrent = max_concurrent
         self.poll_seconds = poll_seconds
         self.child_env = {**os.environ, **(child_env or {})}
-        self.children: dict[str, subprocess.Popen] = {}
+        self.searches = Supervisor()
 
     def _start(self, search_id: str) -> None:
         log_path = self.layout.log_file(search_id)
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         with open(log_path, "ab") as log:
-            child = subprocess.Popen(
+            child = self.searches.start(
+                search_id,
                 [sys.executable, "-m", "service.search_process", self.layout.root, search_id],
-                stdin=subprocess.DEVNULL,
+                own_group=True,
                 stdout=log,
-                stderr=subprocess.STDOUT,
+                stderr=log,
                 env=self.child_env,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
             )
-        self.children[search_id] = child
         self.store.set_state(search_id, RUNNING, expected=(RUNNING,), pid=child.pid)
         logger.info("search %s started (pid %d)", search_id, child.pid)
 
-    def _kill(self, search_id: str) -> None:
-        child = self.children.pop(search_id, None)
-        if child is None:
-            return
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        child.wait()
-
     def _reap(self) -> None:
-        for search_id, child in list(self.children.items()):
-            code = child.poll()
-            if code is None:
+        for search_id, code in self.searches.ended():
+            logger.info("search %s process ended: %s", search_id, describe_exit(code))
+            record = self.store.search(search_id)
+            if code == 0 or record is None or record["state"] != RUNNING:
+                continue  # it finished, or recorded why it failed, or was cancelled
+            # Died without saying why: start it again (the loop in `step`
+            # resumes RUNNING searches without a process), a few times.
+            if record["restarts"] < MAX_SEARCH_RESTARTS:
+                self.store.set_state(search_id, RUNNING, expected=(RUNNING,),
+                                     restarts=record["restarts"] + 1)
                 continue
-            del self.children[search_id]
-            if code != 0:
-                reason = _log_tail(self.layout.log_file(search_id)) or f"exit status {code}"
-                self.store.set_state(
-                    search_id, FAILED, expected=(RUNNING,),
-                    error=f"the search process died: {reason}",
-                )
-            logger.info("search %s process ended with status %s", search_id, code)
+            cause = last_error_line(self.layout.log_file(search_id))
+            self.store.set_state(
+                search_id, FAILED, expected=(RUNNING,),
+                error=f"the search process died {record['restarts'] + 1} times; last "
+                      f"{describe_exit(code)}" + (f" ({cause})" if cause else ""),
+            )
 
     def step(self) -> None:
-        """One round: reap, cancel, adopt orphans, start pending searches."""
+        """One round: reap, cancel, resume orphans, start pending searches."""
         self._reap()
         for record in self.store.searches(CANCELLING):
-            self._kill(record["id"])
+            self.searches.kill(record["id"])
             self.store.set_state(record["id"], CANCELLED, expected=(CANCELLING,))
             logger.info("search %s cancelled", record["id"])
         for record in self.store.searches(RUNNING):
-            if record["id"] not in self.children:
-                # Left RUNNING by a runner that died: resume it.
+            if record["id"] not in self.searches.children:
+                # Left RUNNING by a runner or a process that died: resume it.
                 self._start(record["id"])
         for record in self.store.searches(PENDING):
-            if len(self.children) >= self.max_concurrent:
+            if len(self.searches.children) >= self.max_concurrent:
                 break
             if self.store.set_state(record["id"], RUNNING, expected=(PENDING,),
                                     started=time.time()):
@@ -134,20 +140,27 @@ class SearchRunner:
         while not stop.is_set():
             self.step()
             stop.wait(self.poll_seconds)
-        for search_id in list(self.children):
-            self._kill(search_id)
+        for search_id in list(self.searches.children):
+            self.searches.kill(search_id)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the searches queued in a data directory.")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--max-concurrent-searches", type=int, default=1)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s evokt-runner %(message)s")
+    try:
+        lock = hold_lock(DataLayout(args.data_dir).runner_lock, f"{args.data_dir}'s runner lock")
+    except LockedError as error:
+        sys.exit(f"evokt-runner: {error}")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    SearchRunner(args.data_dir, args.max_concurrent_searches).run(stop)
+    try:
+        SearchRunner(args.data_dir, args.max_concurrent_searches).run(stop)
+    finally:
+        lock.close()
 
 
 if __name__ == "__main__":

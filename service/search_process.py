@@ -19,19 +19,17 @@ from typing import Any
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from hypermodels.data import DataError
+from hypermodels.errors import EvoktError
 from service.layout import DataLayout
 from service.store import FAILED
 from service.store import RUNNING
 from service.store import JobStore
-from tuner_ext.export import NoCompletedTrialError
-from tuner_ext.messages import error_summary
-from tuner_ext.observe import SearchObserver
-from tuner_ext.evolution import has_score
-from tuner_ext.search import run_search
-from tuner_ext.spec import SPEC_FILE
-from tuner_ext.spec import SearchSpec
-from tuner_ext.spec import SpecError
+from tuner_ext.oracles.trials import best_scored_trial
+from tuner_ext.oracles.trials import has_score
+from tuner_ext.search.layout import SPEC_FILE
+from tuner_ext.search.observe import SearchObserver
+from tuner_ext.search.pipeline import run_search
+from tuner_ext.search.spec import SearchSpec
 
 
 class StoreObserver(SearchObserver):
@@ -47,7 +45,7 @@ class StoreObserver(SearchObserver):
         self.search_id = search_id
 
     def trial_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
-        best = [t for t in oracle.get_best_trials(1) if has_score(t)]
+        best = best_scored_trial(oracle)
         self.store.record_trial(
             self.search_id,
             {
@@ -62,9 +60,9 @@ class StoreObserver(SearchObserver):
                 "trials_done": len(oracle.end_order),
                 "objective": oracle.objective.name,
                 "direction": oracle.objective.direction,
-                "best_score": best[0].score if best else None,
-                "best_trial": best[0].trial_id if best else None,
-                "best_hyperparameters": best[0].hyperparameters.values if best else None,
+                "best_score": best.score if best else None,
+                "best_trial": best.trial_id if best else None,
+                "best_hyperparameters": best.hyperparameters.values if best else None,
             },
         )
 
@@ -72,14 +70,15 @@ class StoreObserver(SearchObserver):
 def register_model(
     store: JobStore, layout: DataLayout, search_id: str, name: str, best: dict[str, Any]
 ) -> int:
-    """Moves the exported model into the model store as a new version.
+    """Moves the exported model into the model store as the search's version.
 
     The files are staged beside their final place and renamed into it inside
-    the transaction that registers the version, so a version is never
-    listed without its files, and two searches never take the same number.
+    the transaction that registers the version (`JobStore.register_model_version`),
+    so a version is never listed without its files, and a search run twice
+    (a second server, a restart after a kill) registers one version.
 
     Returns:
-        The new version number.
+        The search's version number.
     """
     staging = os.path.join(os.path.dirname(layout.model_dir(name, 1)), f".tmp-{search_id}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -98,17 +97,17 @@ def register_model(
         "strategy": best["strategy"],
         "hyperparameters": best["hyperparameters"],
     }
-    with store.transaction() as connection:
-        latest = connection.execute(
-            "SELECT MAX(version) FROM model_versions WHERE name = ?", (name,)
-        ).fetchone()[0]
-        version = (latest or 0) + 1
+
+    def place_files(version: int) -> None:
         target = layout.model_dir(name, version)
         # A directory left by a process killed before its commit is garbage.
         shutil.rmtree(target, ignore_errors=True)
         os.rename(staging, target)
-        store.insert_model_version(connection, search_id, name, version, metadata)
-    return version
+
+    try:
+        return store.register_model_version(search_id, name, metadata, place_files)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def run(data_dir: str, search_id: str) -> int:
@@ -120,9 +119,12 @@ def run(data_dir: str, search_id: str) -> int:
         return 0
     project_dir = layout.search_dir(search_id)
     resume = os.path.exists(os.path.join(project_dir, SPEC_FILE))
-    spec = SearchSpec.from_dict(record["spec"])
+    if not resume:
+        # A process killed before it saved the spec left nothing to resume.
+        shutil.rmtree(project_dir, ignore_errors=True)
     os.makedirs(os.path.dirname(project_dir), exist_ok=True)
     try:
+        spec = SearchSpec.from_dict(record["spec"])
         outcome = run_search(
             None if resume else spec,
             project_dir,
@@ -131,8 +133,8 @@ def run(data_dir: str, search_id: str) -> int:
             observer=StoreObserver(store, search_id),
         )
         register_model(store, layout, search_id, record["model_name"], outcome.best)
-    except (SpecError, DataError, NoCompletedTrialError, ValueError, RuntimeError) as error:
-        store.set_state(search_id, FAILED, expected=(RUNNING,), error=error_summary(error))
+    except EvoktError as error:
+        store.set_state(search_id, FAILED, expected=(RUNNING,), error=str(error))
         return 1
     return 0
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
 import time
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint
 from flask import Response
@@ -18,8 +20,6 @@ from flask import jsonify
 from flask import request
 from flask import url_for
 
-from hypermodels.auto import resolve_kind
-from hypermodels.tasks import reported_metrics
 from service.datasets import dataset_file
 from service.datasets import find_dataset
 from service.errors import ApiError
@@ -30,13 +30,13 @@ from service.store import PENDING
 from service.store import RUNNING
 from service.store import STATES
 from service.store import JobStore
+from service.store import get_store
 from service.store import new_id
+from service.validation import check_json
 from service.validation import check_name
 from service.validation import json_body
-from service.validation import reject_non_finite
-from tuner_ext.registry import tunable_options
-from tuner_ext.spec import SearchSpec
-from tuner_ext.spec import SpecError
+from tuner_ext.search.errors import SpecError
+from tuner_ext.search.spec import SearchSpec
 
 blueprint = Blueprint("searches", __name__, url_prefix="/v1/searches")
 
@@ -46,9 +46,11 @@ SEARCH_FIELDS = {
 }
 # Seconds between two keep-alive comments on an idle event stream.
 KEEP_ALIVE_SECONDS = 15.0
+# Seconds a client is asked to wait before retrying a full stream capacity.
+STREAMS_RETRY_AFTER = 5
 
 
-def _timestamp(seconds: Optional[float]) -> Optional[str]:
+def _timestamp(seconds: float | None) -> str | None:
     if seconds is None:
         return None
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
@@ -86,19 +88,18 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _store() -> JobStore:
-    return current_app.extensions["evokt.store"]
-
-
 def _get_search(search_id: str) -> dict[str, Any]:
-    record = _store().search(check_name(search_id, "search id"))
+    record = get_store().search(check_name(search_id, "search id"))
     if record is None:
         raise ApiError(404, f"no search {search_id!r}")
     return record
 
 
-def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str]:
+def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str | None]:
     """The spec, dataset id and model name a request body describes.
+
+    The spec is checked by `SearchSpec`, as `evokt search`'s are, against
+    the dataset's shape and task; the service adds its own cap on workers.
 
     Raises:
         ApiError: 400 naming the first field that is wrong.
@@ -106,9 +107,9 @@ def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str]:
     unknown = sorted(set(body) - SEARCH_FIELDS)
     if unknown:
         raise ApiError(400, f"{unknown[0]}: unknown field; fields are {', '.join(sorted(SEARCH_FIELDS))}")
-    reject_non_finite(body, "body")
+    check_json(body, "body")
     dataset_id = check_name(body.get("dataset"), "dataset")
-    dataset = find_dataset(_store(), dataset_id)
+    dataset = find_dataset(get_store(), dataset_id)
     if dataset is None:
         raise ApiError(400, f"dataset: no dataset {dataset_id!r}")
     model_name = check_name(body["model_name"], "model_name") if "model_name" in body else None
@@ -120,24 +121,13 @@ def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str]:
         source = {dataset["format"]: path, "target": dataset["target"], "task": dataset["task"]}
     try:
         spec = SearchSpec(**source, **options)
-        resolve_kind(spec.hypermodel, tuple(dataset["input_shape"]))
+        spec.check_data(tuple(dataset["input_shape"]), dataset["task"])
     except SpecError as error:
         raise ApiError(400, str(error)) from None
-    except (TypeError, ValueError) as error:
-        raise ApiError(400, f"hypermodel: {error}") from None
-    if spec.objective is not None and spec.objective not in reported_metrics(dataset["task"]):
-        raise ApiError(
-            400,
-            f"objective: {spec.objective!r} is not reported for {dataset['task']}; choose "
-            f"{', '.join(reported_metrics(dataset['task']))}",
-        )
-    unknown_options = sorted(set(spec.oracle_options) - set(tunable_options(spec.oracle)))
-    if unknown_options:
-        raise ApiError(
-            400,
-            f"oracle_options: {spec.oracle} takes no option {', '.join(unknown_options)}; its "
-            f"options are {', '.join(tunable_options(spec.oracle))}",
-        )
+    max_workers = current_app.config["MAX_SEARCH_WORKERS"]
+    if spec.workers > max_workers:
+        raise ApiError(400, f"workers: this server runs at most {max_workers} per search, "
+                            f"got {spec.workers}")
     return spec, dataset_id, model_name
 
 
@@ -146,7 +136,7 @@ def create_search():
     body = json_body()
     spec, dataset_id, model_name = spec_from_request(body)
     search_id = new_id()
-    record = _store().add_search(
+    record = get_store().add_search(
         search_id, spec.to_dict(), dataset_id, model_name or search_id,
         current_app.config["MAX_PENDING_SEARCHES"],
     )
@@ -166,7 +156,7 @@ def list_searches():
     state = request.args.get("state")
     if state is not None and state not in STATES:
         raise ApiError(400, f"state: must be one of {', '.join(STATES)}")
-    return jsonify(searches=[search_view(record) for record in _store().searches(state)])
+    return jsonify(searches=[search_view(record) for record in get_store().searches(state)])
 
 
 @blueprint.get("/<search_id>")
@@ -177,14 +167,14 @@ def get_search(search_id: str):
 @blueprint.get("/<search_id>/trials")
 def get_trials(search_id: str):
     _get_search(search_id)
-    return jsonify(trials=_store().trials(search_id))
+    return jsonify(trials=get_store().trials(search_id))
 
 
 @blueprint.post("/<search_id>/cancel")
 def cancel_search(search_id: str):
     """Cancels a search: a pending one at once, a running one via the runner."""
     record = _get_search(search_id)
-    store = _store()
+    store = get_store()
     if record["state"] in FINAL_STATES:
         raise ApiError(409, f"the search has already ended ({record['state']})")
     if not store.set_state(search_id, CANCELLED, expected=(PENDING,)):
@@ -194,31 +184,57 @@ def cancel_search(search_id: str):
     return response
 
 
-def _progress_events(store: JobStore, search_id: str, poll_seconds: float) -> Iterator[str]:
-    sent, quiet_since = None, time.monotonic()
+def _progress_events(store: JobStore, search_id: str, poll_seconds: float,
+                     lifetime: float) -> Iterator[str]:
+    started = sent_at = time.monotonic()
+    sent = None
     while True:
         view = search_view(store.search(search_id))
         view.pop("elapsed_seconds")
         payload = json.dumps(view)
         if payload != sent:
             yield f"event: progress\ndata: {payload}\n\n"
-            sent, quiet_since = payload, time.monotonic()
-        elif time.monotonic() - quiet_since > KEEP_ALIVE_SECONDS:
+            sent, sent_at = payload, time.monotonic()
+        elif time.monotonic() - sent_at > KEEP_ALIVE_SECONDS:
             yield ": keep-alive\n\n"
-            quiet_since = time.monotonic()
+            sent_at = time.monotonic()
         if view["state"] in FINAL_STATES:
             yield f"event: end\ndata: {payload}\n\n"
+            return
+        if time.monotonic() - started > lifetime:
+            # The client reconnects (EventSource does so by itself) and gets
+            # the current state first; a stream never holds a thread forever.
+            yield "retry: 1000\n\n"
             return
         time.sleep(poll_seconds)
 
 
 @blueprint.get("/<search_id>/events")
 def search_events(search_id: str):
-    """A Server-Sent Events stream of progress that ends with the search."""
+    """A Server-Sent Events stream of progress that ends with the search.
+
+    Streams run on threads of their own, at most `MAX_EVENT_STREAMS` per web
+    worker (503 with `Retry-After` past it), so they never take the threads
+    that probes, predictions and other requests need.
+    """
     _get_search(search_id)
-    events = _progress_events(_store(), search_id, current_app.config["EVENTS_POLL_SECONDS"])
-    return Response(
+    slots: threading.BoundedSemaphore = current_app.extensions["evokt.event_streams"]
+    if not slots.acquire(blocking=False):
+        raise ApiError(503, "too many open event streams; retry later",
+                       {"Retry-After": str(STREAMS_RETRY_AFTER)})
+    # The stream outlives the request, so it has a connection of its own.
+    store = JobStore(current_app.config["DATA_DIR"])
+    events = _progress_events(store, search_id, current_app.config["EVENTS_POLL_SECONDS"],
+                              current_app.config["EVENT_STREAM_SECONDS"])
+    response = Response(
         events,
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+    @response.call_on_close
+    def release() -> None:
+        store.close()
+        slots.release()
+
+    return response

@@ -1,29 +1,41 @@
 """`evokt serve`: gunicorn and the search runner, started and stopped together.
 
-Gunicorn runs `service.wsgi:app` with `gthread` workers and without
-`preload_app`, so each worker imports TensorFlow after the fork. The runner
-is a separate process. Ctrl-C or SIGTERM stops both; if the runner dies it is
-started again (its RUNNING searches resume), and if gunicorn dies the whole
-service stops with an error status.
+Before anything starts, the data directory is locked (a second server on it
+exits with a message), the settings and the API token are checked (an empty
+or short token is refused), and the port is checked to be free. Gunicorn runs
+`service.wsgi:app` with evokt's threaded worker (`service.http_worker`) and
+without `preload_app`, so each worker imports TensorFlow after the fork; the
+runner starts once gunicorn answers. Both are children that die with this
+process (`tuner_ext.supervisor`), even when it is killed with `kill -9`.
+Ctrl-C or SIGTERM stops both; if the runner dies it is started again (its
+RUNNING searches resume), and if gunicorn dies the whole service stops with
+an error status. Everything it creates is readable by its owner only.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import socket
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
-from typing import Optional
 
-from service.auth import load_or_create_token
+from service import config
+from service.auth import resolve_token
 from service.layout import DataLayout
+from service.locks import hold_lock
 from service.store import JobStore
+from tuner_ext.supervisor import RestartBudget
+from tuner_ext.supervisor import Supervisor
+from tuner_ext.supervisor import describe_exit
 
 # Seconds each process gets to stop on SIGTERM before it is killed.
 STOP_TIMEOUT = 30.0
+# Seconds gunicorn gets to answer its first probe.
+START_TIMEOUT = 120.0
 # Runner restarts allowed within RESTART_WINDOW seconds before giving up.
 MAX_RUNNER_RESTARTS = 5
 RESTART_WINDOW = 60.0
@@ -38,9 +50,13 @@ class ServeOptions:
         port: Port to listen on.
         data_dir: The data directory.
         workers: Gunicorn worker processes.
-        threads: Threads per worker.
+        threads: Request threads per worker.
+        max_event_streams: Event streams per worker, on threads of their own.
         max_concurrent_searches: Searches the runner runs at once.
         public_predict: Whether predictions and model reads need no token.
+
+    Raises:
+        service.config.ConfigError: A value out of range.
     """
 
     host: str = "127.0.0.1"
@@ -48,26 +64,27 @@ class ServeOptions:
     data_dir: str = "evokt-data"
     workers: int = 2
     threads: int = 8
+    max_event_streams: int = 128
     max_concurrent_searches: int = 1
     public_predict: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("workers", "threads", "max_concurrent_searches"):
+        for name in ("workers", "threads", "max_event_streams", "max_concurrent_searches"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+                raise config.ConfigError(
+                    f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.port < 65536:
-            raise ValueError(f"--port must be from 1 to 65535, got {self.port}")
+            raise config.ConfigError(f"--port must be from 1 to 65535, got {self.port}")
 
 
-def _gunicorn_command(options: ServeOptions) -> list[str]:
+def gunicorn_command(options: ServeOptions) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn",
-        "--worker-class", "gthread",
+        "--worker-class", "service.http_worker.EvoktWorker",
         "--workers", str(options.workers),
-        "--threads", str(options.threads),
+        # Request threads, plus the threads event streams may hold.
+        "--threads", str(options.threads + options.max_event_streams),
         "--bind", f"{options.host}:{options.port}",
-        # Event streams stay open as long as a search runs.
-        "--timeout", "120",
         "--graceful-timeout", str(int(STOP_TIMEOUT)),
         # Several services may run side by side (tests, benchmarks).
         "--no-control-socket",
@@ -83,15 +100,20 @@ def _runner_command(options: ServeOptions) -> list[str]:
     ]
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise config.ConfigError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
+def _probe_url(options: ServeOptions) -> str:
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(options.host, options.host)
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{options.port}/v2/health/live"
 
 
 def serve(options: ServeOptions, announce=print) -> int:
@@ -103,60 +125,88 @@ def serve(options: ServeOptions, announce=print) -> int:
 
     Returns:
         The exit status: 0 after Ctrl-C or SIGTERM, 1 if gunicorn died.
-    """
-    layout = DataLayout(options.data_dir)
-    options.data_dir = layout.root
-    JobStore(layout.root)  # creates the schema once, before any worker starts
-    env = dict(os.environ)
-    env.update(EVOKT_DATA_DIR=layout.root,
-               EVOKT_PUBLIC_PREDICT="true" if options.public_predict else "false")
-    if env.get("EVOKT_API_TOKEN"):
-        announce("API token: taken from EVOKT_API_TOKEN")
-    else:
-        _, created = load_or_create_token(layout.token_file)
-        verb = "generated and stored" if created else "read from"
-        announce(f"API token: {verb} {layout.token_file} (readable by its owner only)")
 
+    Raises:
+        service.locks.LockedError: Another server uses the data directory.
+        service.config.ConfigError: Bad settings, an empty or short token, or
+            a port in use.
+    """
+    os.umask(0o077)
+    layout = DataLayout(options.data_dir)
+    layout.create()
+    options.data_dir = layout.root
+    lock = hold_lock(layout.serve_lock, f"the data directory {layout.root}")
+    try:
+        settings = config.from_environment(os.environ)
+        _, token_source = resolve_token(settings.get("API_TOKEN"), layout.token_file)
+        JobStore(layout.root).close()  # creates the schema once, before any worker starts
+        _check_port_free(options.host, options.port)
+        env = dict(os.environ)
+        env.update(EVOKT_DATA_DIR=layout.root,
+                   EVOKT_PUBLIC_PREDICT="true" if options.public_predict else "false",
+                   EVOKT_MAX_EVENT_STREAMS=str(options.max_event_streams),
+                   EVOKT_WARM_MODELS="true")
+        announce(f"API token: {token_source}")
+        return _supervise(options, env, announce)
+    finally:
+        lock.close()
+
+
+def _supervise(options: ServeOptions, env: dict[str, str], announce) -> int:
     stop = threading.Event()
     previous = {signum: signal.signal(signum, lambda *_: stop.set())
                 for signum in (signal.SIGINT, signal.SIGTERM)}
-    web = subprocess.Popen(_gunicorn_command(options), env=env)
-    runner = subprocess.Popen(_runner_command(options), env=env)
-    restarts: list[float] = []
-    announce(f"evokt serving on http://{options.host}:{options.port} "
-             f"(data in {layout.root}); Ctrl-C stops")
-    status = 0
+    children = Supervisor()
+    restarts = RestartBudget(MAX_RUNNER_RESTARTS, RESTART_WINDOW)
     try:
+        children.start("web", gunicorn_command(options), env=env)
+        if not _wait_for_web(children, _probe_url(options), stop):
+            if stop.is_set():
+                return 0
+            announce("gunicorn did not start; stopping")
+            return 1
+        children.start("runner", _runner_command(options), env=env)
+        announce(f"evokt serving on http://{options.host}:{options.port} "
+                 f"(data in {options.data_dir}); Ctrl-C stops")
         while not stop.wait(0.5):
-            if web.poll() is not None:
-                announce(f"gunicorn exited with status {web.returncode}; stopping")
-                status = 1
-                break
-            if runner.poll() is not None:
-                now = time.monotonic()
-                restarts = [t for t in restarts if now - t < RESTART_WINDOW] + [now]
-                if len(restarts) > MAX_RUNNER_RESTARTS:
+            for name, code in children.ended():
+                if name == "web":
+                    announce(f"gunicorn ended ({describe_exit(code)}); stopping")
+                    return 1
+                if not restarts.allow():
                     announce("the search runner keeps dying; stopping")
-                    status = 1
-                    break
-                announce(f"the search runner exited with status {runner.returncode}; restarting it")
-                runner = subprocess.Popen(_runner_command(options), env=env)
+                    return 1
+                announce(f"the search runner ended ({describe_exit(code)}); restarting it")
+                children.start("runner", _runner_command(options), env=env)
+        return 0
     finally:
-        _stop(runner)
-        _stop(web)
+        children.stop_all(STOP_TIMEOUT)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    return status
 
 
-def wait_until_ready(url: str, timeout: float, process: Optional[subprocess.Popen] = None) -> None:
+def _wait_for_web(children: Supervisor, url: str, stop: threading.Event) -> bool:
+    """Waits until gunicorn answers `url`; False if it died, or on a signal."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and not stop.is_set():
+        if children.children["web"].poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        stop.wait(0.2)
+    return False
+
+
+def wait_until_ready(url: str, timeout: float, process=None) -> None:
     """Polls `url` until it answers 200; for tests and benchmarks.
 
     Raises:
         TimeoutError: It did not within `timeout` seconds, or `process` died.
     """
-    import urllib.request
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

@@ -3,9 +3,11 @@
 It holds uploaded datasets, searches with their state and options, the
 trials' summaries, and the registered model versions. Every change is one
 transaction, so a process killed at any moment leaves either the old record
-or the new one. Each thread gets its own connection (SQLite connections are
-not shared across threads); WAL lets the web workers read while the runner
-and the search processes write.
+or the new one. A `JobStore` is one connection: the web service opens one per
+request (`get_store`, closed when the request ends, as Flask's tutorial does
+with its database), the runner and each search process one of their own; WAL
+lets the web workers read while the runner and the search processes write.
+The file is readable by its owner only.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
 import uuid
+from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any
+
+from flask import Flask
+from flask import current_app
+from flask import g
 
 STORE_FILE = "evokt.sqlite3"
 
@@ -59,6 +66,7 @@ CREATE TABLE IF NOT EXISTS searches (
     error TEXT,
     model_version INTEGER,
     pid INTEGER,
+    restarts INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     started REAL,
     finished REAL,
@@ -85,6 +93,10 @@ CREATE TABLE IF NOT EXISTS model_versions (
 );
 """
 
+# Version 2 added `searches.restarts`; `_MIGRATIONS[v]` brings version v to v + 1.
+SCHEMA_VERSION = 2
+_MIGRATIONS = {1: "ALTER TABLE searches ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0"}
+
 _JSON_COLUMNS = {"spec", "input_shape", "classes", "best_hyperparameters", "hyperparameters", "metadata"}
 
 
@@ -102,7 +114,10 @@ def _row_to_dict(row: sqlite3.Row) -> dict[str, Any]:
 
 
 class JobStore:
-    """Access to the job store of one data directory.
+    """One connection to the job store of a data directory.
+
+    The store's file and schema are created by the first connection, and an
+    older schema is brought up to date.
 
     Args:
         data_dir: The service's data directory; the SQLite file lives there.
@@ -112,47 +127,52 @@ class JobStore:
     def __init__(self, data_dir: str, timeout: float = 30.0):
         self.data_dir = data_dir
         self.path = os.path.join(data_dir, STORE_FILE)
-        self.timeout = timeout
-        self._local = threading.local()
-        os.makedirs(data_dir, exist_ok=True)
-        # executescript commits on its own; the statements are idempotent.
-        self._connection().executescript(_SCHEMA)
+        if not os.path.exists(self.path):
+            os.makedirs(data_dir, mode=0o700, exist_ok=True)
+            # SQLite gives its -wal and -shm files the permissions of this one.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        self.connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        self.connection.row_factory = sqlite3.Row
+        self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.execute("PRAGMA foreign_keys=ON")
+        if self.connection.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._create_or_migrate()
 
-    def _connection(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            self._local.connection = connection
-        return connection
+    def _create_or_migrate(self) -> None:
+        with self.transaction() as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            tables = connection.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'searches'").fetchone()[0]
+            if not tables:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    connection.execute(statement)
+            else:
+                for step in range(max(version, 1), SCHEMA_VERSION):
+                    connection.execute(_MIGRATIONS[step])
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Persistent in the file; it cannot change inside a transaction.
+        self.connection.execute("PRAGMA journal_mode=WAL")
 
     def close(self) -> None:
-        """Closes this thread's connection."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        """Closes the connection."""
+        self.connection.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it is stored, or none of it."""
-        connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
+        self.connection.execute("BEGIN IMMEDIATE")
         try:
-            yield connection
+            yield self.connection
         except BaseException:
-            connection.execute("ROLLBACK")
+            self.connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
+        self.connection.execute("COMMIT")
 
     def _query(self, sql: str, parameters: tuple = ()) -> list[dict[str, Any]]:
-        rows = self._connection().execute(sql, parameters).fetchall()
+        rows = self.connection.execute(sql, parameters).fetchall()
         return [_row_to_dict(row) for row in rows]
 
-    def _one(self, sql: str, parameters: tuple = ()) -> Optional[dict[str, Any]]:
+    def _one(self, sql: str, parameters: tuple = ()) -> dict[str, Any] | None:
         rows = self._query(sql, parameters)
         return rows[0] if rows else None
 
@@ -171,7 +191,7 @@ class JobStore:
                 ),
             )
 
-    def dataset(self, dataset_id: str) -> Optional[dict[str, Any]]:
+    def dataset(self, dataset_id: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM datasets WHERE id = ?", (dataset_id,))
 
     def datasets(self) -> list[dict[str, Any]]:
@@ -181,7 +201,7 @@ class JobStore:
 
     def add_search(
         self, search_id: str, spec: dict, dataset: str, model_name: str, max_pending: int
-    ) -> Optional[dict[str, Any]]:
+    ) -> dict[str, Any] | None:
         """Queues a search as PENDING.
 
         Returns:
@@ -202,10 +222,10 @@ class JobStore:
             )
         return self.search(search_id)
 
-    def search(self, search_id: str) -> Optional[dict[str, Any]]:
+    def search(self, search_id: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM searches WHERE id = ?", (search_id,))
 
-    def searches(self, state: Optional[str] = None) -> list[dict[str, Any]]:
+    def searches(self, state: str | None = None) -> list[dict[str, Any]]:
         if state is None:
             return self._query("SELECT * FROM searches ORDER BY created")
         return self._query("SELECT * FROM searches WHERE state = ? ORDER BY created", (state,))
@@ -214,7 +234,7 @@ class JobStore:
         self,
         search_id: str,
         state: str,
-        expected: Optional[tuple[str, ...]] = None,
+        expected: tuple[str, ...] | None = None,
         **fields: Any,
     ) -> bool:
         """Moves a search to `state`, if it is in one of the `expected` states.
@@ -269,37 +289,56 @@ class JobStore:
 
     # Models ---------------------------------------------------------------
 
-    def insert_model_version(
+    def register_model_version(
         self,
-        connection: sqlite3.Connection,
         search_id: str,
         name: str,
-        version: int,
         metadata: dict[str, Any],
-    ) -> None:
-        """Registers a model version and marks its search SUCCEEDED.
+        place_files: Callable[[int], None],
+    ) -> int:
+        """Registers a search's model as the next version of `name`, once.
 
-        Runs inside the caller's `transaction()`, which also chose `version`,
-        so the two writes and the choice are one atomic step.
+        The version is chosen, `place_files(version)` puts the model's files
+        in place, and the version and the search's SUCCEEDED state are
+        written, all in one transaction: a version is never listed without
+        its files, two searches never take the same number, and a search
+        registers one version however often it is run (a second run gets
+        the version the first registered).
+
+        Returns:
+            The search's version number.
         """
-        now = time.time()
-        connection.execute(
-            "INSERT INTO model_versions (name, version, search_id, metadata, created)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (name, version, search_id, json.dumps(metadata), now),
-        )
-        connection.execute(
-            "UPDATE searches SET state = ?, model_version = ?, finished = ?, updated = ?"
-            " WHERE id = ?",
-            (SUCCEEDED, version, now, now, search_id),
-        )
+        with self.transaction() as connection:
+            registered = connection.execute(
+                "SELECT version FROM model_versions WHERE search_id = ?", (search_id,)
+            ).fetchone()
+            if registered is not None:
+                version = registered[0]
+            else:
+                latest = connection.execute(
+                    "SELECT MAX(version) FROM model_versions WHERE name = ?", (name,)
+                ).fetchone()[0]
+                version = (latest or 0) + 1
+                place_files(version)
+                connection.execute(
+                    "INSERT INTO model_versions (name, version, search_id, metadata, created)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (name, version, search_id, json.dumps(metadata), time.time()),
+                )
+            now = time.time()
+            connection.execute(
+                "UPDATE searches SET state = ?, model_version = ?, finished = ?, updated = ?"
+                " WHERE id = ?",
+                (SUCCEEDED, version, now, now, search_id),
+            )
+        return version
 
     def model_versions(self, name: str) -> list[dict[str, Any]]:
         return self._query(
             "SELECT * FROM model_versions WHERE name = ? ORDER BY version", (name,)
         )
 
-    def model_version(self, name: str, version: Optional[int] = None) -> Optional[dict[str, Any]]:
+    def model_version(self, name: str, version: int | None = None) -> dict[str, Any] | None:
         """One version of a model; the latest when `version` is None."""
         if version is None:
             return self._one(
@@ -314,3 +353,22 @@ class JobStore:
         return [row["name"] for row in self._query(
             "SELECT DISTINCT name FROM model_versions ORDER BY name"
         )]
+
+
+def get_store() -> JobStore:
+    """This request's connection to the job store, opened on first use."""
+    if "store" not in g:
+        g.store = JobStore(current_app.config["DATA_DIR"])
+    return g.store
+
+
+def close_store(_error: BaseException | None = None) -> None:
+    store = g.pop("store", None)
+    if store is not None:
+        store.close()
+
+
+def init_app(app: Flask) -> None:
+    """Creates the store's file and schema, and closes each request's connection."""
+    JobStore(app.config["DATA_DIR"]).close()
+    app.teardown_appcontext(close_store)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
-import re
 from typing import Any
 
 from flask import Flask
+from flask import current_app
 from flask import request
 
 from service.errors import ApiError
-
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+from tuner_ext.search.names import NAME_PATTERN
+from tuner_ext.search.names import is_valid_name
 
 # The query parameters each endpoint takes; any other is a mistake to report.
 QUERY_PARAMETERS = {"searches.list_searches": {"state"}}
@@ -19,29 +20,52 @@ QUERY_PARAMETERS = {"searches.list_searches": {"state"}}
 
 def check_name(value: Any, field: str) -> str:
     """`value` if it is a valid name or id, else a 400 naming `field`."""
-    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
-        raise ApiError(400, f"{field}: must match [A-Za-z0-9_-]{{1,64}}")
+    if not is_valid_name(value):
+        raise ApiError(400, f"{field}: must match {NAME_PATTERN}")
     return value
 
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400."""
-    body = request.get_json(silent=True)
+def json_body(max_bytes: int | None = None) -> dict[str, Any]:
+    """The request's JSON object, or a 400 (413 over `max_bytes`).
+
+    Any content type is read as JSON, as TensorFlow Serving does, so a
+    `curl -d` without `-H 'Content-Type: application/json'` works.
+
+    Args:
+        max_bytes: A body limit for this endpoint, below the service's own.
+    """
+    if max_bytes is not None:
+        request.max_content_length = max_bytes
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply") from None
+    except ValueError:
+        raise ApiError(400, "the request body must be a JSON object") from None
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object")
     return body
 
 
-def reject_non_finite(value: Any, field: str) -> None:
-    """A 400 if a JSON value holds NaN or infinity (Python's json accepts them)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ApiError(400, f"{field}: NaN and infinity are not allowed")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            reject_non_finite(item, f"{field}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            reject_non_finite(item, f"{field}[{index}]")
+def check_json(value: Any, field: str) -> None:
+    """A 400 if a JSON value nests deeper than the service allows, or holds
+    NaN or infinity (Python's json accepts them).
+
+    Walks the value with a stack of its own, so depth costs no recursion.
+    """
+    max_depth = current_app.config["MAX_JSON_DEPTH"]
+    pending: list[tuple[Any, str, int]] = [(value, field, 0)]
+    while pending:
+        item, path, depth = pending.pop()
+        if depth > max_depth:
+            raise ApiError(400, f"{path}: nested deeper than {max_depth} levels")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ApiError(400, f"{path}: NaN and infinity are not allowed")
+        if isinstance(item, dict):
+            pending += [(child, f"{path}.{key}", depth + 1) for key, child in item.items()]
+        elif isinstance(item, list):
+            pending += [(child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item)]
 
 
 def init_app(app: Flask) -> None:

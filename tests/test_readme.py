@@ -1,9 +1,18 @@
 """The README's commands and examples are the ones that work."""
 
+import json
 import os
 import re
 import subprocess
 import sys
+
+from helpers import iris_rows
+from helpers import write_csv
+from service_helpers import TOKEN
+from service_helpers import register_iris_model
+from service_helpers import running_server
+
+from service.app import create_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,3 +41,45 @@ def test_python_examples_run(tmp_path):
         assert result.returncode == 0, result.stderr[-3000:]
     assert os.path.exists(tmp_path / "runs" / "iris" / "oracle.json")
     assert os.path.exists(tmp_path / "runs" / "custom" / "oracle.json")
+
+
+def service_examples() -> list[str]:
+    """The README's `curl` commands, continuation lines joined, comments dropped."""
+    block = next(command for command in re.findall(r"```bash\n(.*?)\n```", readme(), flags=re.S)
+                 if command.startswith("evokt serve"))
+    commands = re.sub(r"\\\n\s*", "", block).splitlines()
+    return [re.sub(r"\s+# .*$", "", command) for command in commands if command.startswith("curl")]
+
+
+def test_the_service_examples_work_as_pasted(tmp_path):
+    with running_server(tmp_path, "--workers", "1") as (client, data_dir, _):
+        app = create_app({"DATA_DIR": str(data_dir), "API_TOKEN": TOKEN})
+        register_iris_model(app)
+        write_csv(tmp_path / "iris.csv", ["sl", "sw", "pl", "pw", "species"], iris_rows())
+        upload, search, events, predict = service_examples()
+        port = client.base.rsplit(":", 1)[1]
+
+        def run(command: str) -> str:
+            result = subprocess.run(
+                ["bash", "-c", command.replace("localhost:8000", f"127.0.0.1:{port}")],
+                cwd=tmp_path, env={**os.environ, "TOKEN": TOKEN}, capture_output=True,
+                text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+            return result.stdout
+
+        assert json.loads(run(upload))["classes"] == ["setosa", "versicolor", "virginica"]
+        queued = json.loads(run(search))
+        assert queued["state"] == "PENDING" and queued["model_name"] == "iris"
+        client.request("POST", f"/v1/searches/{queued['id']}/cancel")
+        client.wait_for(queued["id"], {"CANCELLED"}, timeout=60)
+        assert run(events.replace("SEARCH_ID", queued["id"])).rstrip().split("\n\n")[-1].startswith(
+            "event: end")
+        predictions = json.loads(run(predict))["predictions"]
+        assert len(predictions) == 2 and all(len(row) == 3 for row in predictions)
+
+
+def test_every_service_setting_is_documented():
+    from service.config import SETTINGS
+
+    for name in SETTINGS:
+        assert f"| `EVOKT_{name}` |" in readme(), name

@@ -2,16 +2,19 @@
 
 import io
 import json
+import os
+import zipfile
 
 import numpy as np
 import pytest
-
+from helpers import iris_rows
+from helpers import write_csv
+from schemathesis.openapi.checks import JsonSchemaError
 from service_helpers import AUTH
 from service_helpers import conforms
 from service_helpers import make_app
 from service_helpers import register_iris_model
-from test_data import iris_rows
-from test_data import write_csv
+from service_helpers import store_of
 
 
 @pytest.fixture
@@ -146,7 +149,7 @@ def test_an_npz_upload_of_sequences(client):
          "file: data.csv: no target column 'c'"),
         ({"file": (io.BytesIO(b"a,b\nx,1\n" + b"1,0\n" * 20), "data.csv"), "target": "b"},
          "file: data.csv: line 2: column 'a' is not numeric"),
-        ({"file": (io.BytesIO(b"not a zip"), "data.npz")}, "file: data.npz: not a readable .npz"),
+        ({"file": (io.BytesIO(b"not a zip"), "data.npz")}, "file: data.npz: not an .npz file"),
         ({"file": (io.BytesIO(b"a,b\n1,2\n"), "data.csv"), "target": "b", "task": "ranking"},
          "task: must be classification or regression"),
     ],
@@ -160,7 +163,90 @@ def test_bad_uploads_get_400_and_leave_nothing_behind(app, client, data, message
 
     datasets_dir = os.path.join(app.extensions["evokt.layout"].root, "datasets")
     assert not os.path.exists(datasets_dir) or os.listdir(datasets_dir) == []
-    assert app.extensions["evokt.store"].datasets() == []
+    assert store_of(app).datasets() == []
+
+
+def npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def npz_declaring(shape: tuple) -> bytes:
+    """An .npz whose x.npy header declares `shape` of float64 but holds 8 bytes."""
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        member, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    member.write(b"\0" * 8)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("x.npy", member.getvalue())
+        archive.writestr("y.npy", npz_member(np.zeros(30)))
+    return buffer.getvalue()
+
+
+def npz_member(array) -> bytes:
+    member = io.BytesIO()
+    np.lib.format.write_array(member, array)
+    return member.getvalue()
+
+
+def empty_zip() -> bytes:
+    buffer = io.BytesIO()
+    zipfile.ZipFile(buffer, "w").close()
+    return buffer.getvalue()
+
+
+X30 = np.random.default_rng(0).normal(size=(30, 3))
+LABELS30 = ["a", "b", "c"] * 10
+
+
+@pytest.mark.parametrize(
+    "filename,content,target,status,message",
+    [
+        ("latin1.csv", b"x,label\n" + "1,café\n2,thé\n".encode("latin-1") * 10, "label",
+         400, "file: latin1.csv: not UTF-8 text"),
+        ("utf16.csv", ("x,label\n" + "1,a\n2,b\n" * 10).encode("utf-16"), "label",
+         400, "file: utf16.csv: not UTF-8 text"),
+        ("wide.csv", b"x,label\n1," + b"a" * 140_000 + b"\n", "label",
+         400, "file: wide.csv: not a readable CSV file"),
+        ("empty.npz", empty_zip(), None, 400, "file: empty.npz: missing array x, y"),
+        ("zero.npz", b"", None, 400, "file: zero.npz: not an .npz file"),
+        ("huge.npz", npz_declaring((10**13,)), None, 413, "file: huge.npz: x and y declare"),
+        ("nofeatures.npz", npz_bytes(x=np.zeros((30, 0)), y=np.zeros(30)), None,
+         400, "file: nofeatures.npz: x has no features"),
+        ("bytes.npz", npz_bytes(x=X30, y=np.array([b"a", b"b", b"c"] * 10)), None,
+         400, "file: bytes.npz: y must hold numbers or text, got dtype |S1"),
+        ("complex.npz", npz_bytes(x=X30, y=np.arange(30) * 1j), None,
+         400, "file: complex.npz: y must hold numbers or text"),
+        ("dates.npz", npz_bytes(x=X30, y=np.arange(30).astype("datetime64[D]")), None,
+         400, "file: dates.npz: y must hold numbers or text"),
+        ("objects.npz", npz_bytes(x=X30, y=np.array(LABELS30, dtype=object)), None,
+         400, "file: objects.npz: y holds Python objects"),
+    ],
+)
+def test_hostile_uploads_get_4xx_naming_the_problem_and_leave_nothing_behind(
+        app, client, filename, content, target, status, message):
+    form = {"file": (io.BytesIO(content), filename)}
+    if target:
+        form["target"] = target
+    response = client.post("/v1/datasets", data=form, headers=AUTH,
+                           content_type="multipart/form-data")
+    assert response.status_code == status, response.json
+    assert response.json["error"].startswith(message), response.json
+    datasets_dir = os.path.join(app.extensions["evokt.layout"].root, "datasets")
+    assert not os.path.exists(datasets_dir) or os.listdir(datasets_dir) == []
+    assert store_of(app).datasets() == []
+
+
+def test_a_compressed_zip_bomb_is_refused_from_its_headers(app, client):
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x=np.zeros((2_000_000, 64)), y=np.zeros(2_000_000))
+    assert len(buffer.getvalue()) < 2_000_000  # about 1 MB, 1 GB once loaded
+    response = client.post("/v1/datasets", headers=AUTH, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(buffer.getvalue()), "bomb.npz")})
+    assert response.status_code == 413
+    assert "declare 1,040,000,000 bytes" in response.json["error"]
 
 
 def test_oversize_bodies_get_413(tmp_path):
@@ -246,7 +332,7 @@ def test_bad_search_requests_get_400_naming_the_field(app, client, body, message
     assert response.status_code == 400
     assert response.json["error"].startswith(message), response.json
     conforms(response, "/v1/searches", "post")
-    assert app.extensions["evokt.store"].searches() == []
+    assert store_of(app).searches() == []
 
 
 @pytest.mark.parametrize("payload", ["{", "[1, 2]", '"text"', '{"dataset": "iris", "seed": NaN}'])
@@ -288,7 +374,7 @@ def test_cancelling_a_pending_search_ends_it_and_its_event_stream(client):
 
 def test_cancelling_a_running_search_asks_the_runner(app, client):
     search = post_search(client, dataset="iris").json
-    store = app.extensions["evokt.store"]
+    store = store_of(app)
     store.set_state(search["id"], "RUNNING", expected=("PENDING",))
     response = client.post(f"/v1/searches/{search['id']}/cancel", headers=AUTH)
     assert response.json["state"] == "CANCELLING"
@@ -390,7 +476,7 @@ def test_unknown_models_and_versions_are_404(client, iris_model):
 def test_the_validator_catches_a_response_that_breaks_the_document(client):
     response = client.get("/v2/health/live")
     response.set_data(json.dumps({"live": "yes"}))
-    with pytest.raises(Exception):
+    with pytest.raises(JsonSchemaError, match='"yes" is not of type "boolean"'):
         conforms(response, "/v2/health/live", "get")
 
 

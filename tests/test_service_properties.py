@@ -10,7 +10,6 @@ from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 from schemathesis import GenerationMode
-
 from service_helpers import AUTH
 from service_helpers import make_app
 from service_helpers import register_iris_model

@@ -1,6 +1,6 @@
 """Greedy hill-climbing: `GreedyOracle` and `GreedySearch`.
 
-The seed document's greedy search: after a few random starts, every proposal
+Greedy search as it is usually described: after a few random starts, every proposal
 is a small mutation of the best trial so far. It is quick to improve and easy
 to trap in a local optimum, which is what the genetic oracle's population is
 for; it is here as the simplest strategy that still uses what it has learnt.
