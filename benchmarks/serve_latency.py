@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hypermodels.data import load_builtin  # noqa: E402
 from service.layout import DataLayout  # noqa: E402
-from service.search_process import register_model  # noqa: E402
+from service.versions import register_model  # noqa: E402
 from service.serve import wait_until_ready  # noqa: E402
 from service.store import JobStore  # noqa: E402
 from tuner_ext.search.distributed import free_port  # noqa: E402
@@ -52,7 +52,7 @@ def prepare_model(data_dir: str) -> str:
         os.path.join(data_dir, "bench-search"),
         layout.export_dir("bench"),
     )
-    register_model(store, layout, "bench", "bench", outcome.best)
+    register_model(store, layout, "bench", "bench", layout.export_dir("bench"))
     return os.path.join(layout.model_dir("bench", 1), MODEL_FILE)
 
 

@@ -10,6 +10,7 @@ exported model takes raw rows exactly as they appear in the user's data.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import os
 import zipfile
@@ -80,6 +81,21 @@ class Dataset:
     @property
     def rows(self) -> int:
         return len(self.x_train) + len(self.x_val)
+
+    def pooled(self) -> Dataset:
+        """Every row in the training part, the validation part empty, and the
+        scaling statistics recomputed over all rows: the data of a
+        cross-validated search, which holds out folds of it in turn."""
+        x = np.concatenate([self.x_train, self.x_val])
+        y = np.concatenate([self.y_train, self.y_val])
+        per_feature = x.reshape(-1, x.shape[-1])
+        target = {}
+        if self.task == "regression":
+            target = {"target_mean": float(y.mean()), "target_std": float(y.std()) or 1.0}
+        return dataclasses.replace(
+            self, x_train=x, y_train=y, x_val=x[:0], y_val=y[:0],
+            feature_mean=per_feature.mean(axis=0), feature_variance=per_feature.var(axis=0),
+            **target)
 
     def describe(self) -> dict:
         """What a server needs to know to feed a model trained on this data."""

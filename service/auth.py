@@ -26,7 +26,9 @@ PUBLIC_ENDPOINTS = {"health.live", "health.ready", "openapi.document", "static"}
 PREDICT_ENDPOINTS = {
     "models.list_models",
     "models.model_status",
+    "models.version_status",
     "models.model_metadata",
+    "models.version_metadata",
     "models.predict_latest",
     "models.predict_version",
 }

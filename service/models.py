@@ -58,23 +58,49 @@ def list_models():
     return jsonify(models=models)
 
 
+def _version_status(record: dict[str, Any]) -> dict[str, Any]:
+    return {"version": str(record["version"]), "state": "AVAILABLE",
+            "status": {"error_code": "OK", "error_message": ""}}
+
+
+def _one_version(name: str, version: int) -> dict[str, Any]:
+    record = get_store().model_version(check_name(name, "model name"), version) \
+        if version <= MAX_VERSION else None
+    if record is None:
+        raise ApiError(404, f"no version {version} of model {name!r}")
+    return record
+
+
 @blueprint.get("/<name>")
 def model_status(name: str):
     """TensorFlow Serving's model status: every version, all AVAILABLE."""
     return jsonify(model_version_status=[
-        {"version": str(record["version"]), "state": "AVAILABLE",
-         "status": {"error_code": "OK", "error_message": ""}}
-        for record in reversed(_versions(name))
-    ])
+        _version_status(record) for record in reversed(_versions(name))])
+
+
+@blueprint.get("/<name>/versions/<int:version>")
+def version_status(name: str, version: int):
+    """TensorFlow Serving's status of one version."""
+    return jsonify(model_version_status=[_version_status(_one_version(name, version))])
 
 
 @blueprint.get("/<name>/metadata")
 def model_metadata(name: str):
-    """TensorFlow Serving's signature metadata, plus evokt's own description."""
-    latest = _versions(name)[-1]
-    metadata = latest["metadata"]
+    """TensorFlow Serving's signature metadata of the latest version, plus evokt's own
+    description."""
+    return _metadata(name, _versions(name)[-1])
+
+
+@blueprint.get("/<name>/versions/<int:version>/metadata")
+def version_metadata(name: str, version: int):
+    """TensorFlow Serving's signature metadata of one version."""
+    return _metadata(name, _one_version(name, version))
+
+
+def _metadata(name: str, record: dict[str, Any]):
+    metadata = record["metadata"]
     return jsonify(
-        model_spec={"name": name, "signature_name": "", "version": str(latest["version"])},
+        model_spec={"name": name, "signature_name": "", "version": str(record["version"])},
         metadata={
             "signature_def": {
                 "signature_def": {

@@ -24,6 +24,9 @@ NAME = {"type": "string", "pattern": f"^{NAME_PATTERN}$"}
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
 JSON_VALUE: dict[str, Any] = {}
+OBJECTIVE = {"type": "object", "properties": {"name": {"type": "string"},
+                                              "direction": {"enum": ["min", "max", None]}},
+             "required": ["name", "direction"]}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -47,7 +50,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Missing or wrong bearer token",
         404: "Unknown id or name",
         408: "The request's body did not arrive in time",
-        409: "The search has already ended",
+        409: "The search is not in a state that allows it (ended, or not finished)",
         413: "Request body (or an upload's data) over the configured limit",
         429: "The search queue is full",
         503: "Not ready, or (event streams) all stream slots taken: retry after `Retry-After`",
@@ -80,7 +83,22 @@ SCHEMAS: dict[str, Any] = {
             "max_trials": {"type": "integer", "minimum": 1, "maximum": 10000},
             "epochs": {"type": "integer", "minimum": 1, "maximum": 1000},
             "batch_size": {"type": "integer", "minimum": 1, "maximum": 65536},
-            "objective": {"type": "string"},
+            "objective": {
+                "description": "A metric to optimise, or a list of them for a Pareto search; "
+                "each NAME or NAME:min or NAME:max. Besides the metrics training reports: "
+                "params, latency_ms, model_bytes (measured for every trial).",
+                "oneOf": [{"type": "string"},
+                          {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+            "max_params": {"type": "integer", "minimum": 1,
+                           "description": "Constraint: trials with more parameters are never "
+                           "bred from nor recommended"},
+            "max_latency_ms": {"type": "number", "exclusiveMinimum": 0,
+                               "description": "Constraint on the single-row prediction latency"},
+            "folds": {"type": "integer", "minimum": 1, "maximum": 10,
+                      "description": "K > 1 scores trials by K-fold cross-validation on all "
+                      "the data (the registered model is refitted on all of it)"},
+            "pick": {"type": "string", "description": "Which model the search registers: "
+                     "an objective's name, knee, or a trial id; by default the recommended one"},
             "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
             "model_name": NAME,
             "oracle_options": {"type": "object"},
@@ -103,6 +121,10 @@ SCHEMAS: dict[str, Any] = {
         "workers": {"type": "integer"},
         "objective": NULLABLE_STRING,
         "direction": {"type": ["string", "null"], "enum": ["min", "max", None]},
+        "objectives": {"type": "array", "items": OBJECTIVE},
+        "max_params": {"type": ["integer", "null"]},
+        "max_latency_ms": NULLABLE_NUMBER,
+        "folds": {"type": "integer"},
         "best_score": NULLABLE_NUMBER,
         "best_trial": NULLABLE_STRING,
         "best_hyperparameters": {"type": ["object", "null"]},
@@ -120,7 +142,21 @@ SCHEMAS: dict[str, Any] = {
         "hyperparameters": {"type": "object"},
         "message": NULLABLE_STRING,
         "ended": NULLABLE_NUMBER,
+        "metrics": {"type": ["object", "null"], "description": "Every metric the trial "
+                    "recorded, at its best epoch: training's and params, latency_ms, model_bytes",
+                    "additionalProperties": NULLABLE_NUMBER},
     }),
+    "ParetoFront": _object({
+        "objectives": {"type": "array", "items": OBJECTIVE},
+        "constraints": {"type": "object", "additionalProperties": {"type": "number"}},
+        "front": {"type": "array", "items": {"allOf": [
+            _ref("Trial"), _object({"exported": {"type": "boolean"}})]}},
+    }),
+    "PublishRequest": _object({"trial_id": {"type": "string", "pattern": "^[0-9]{1,16}$"},
+                               "model_name": NAME}, required=False,
+                              additionalProperties=False) | {"required": ["trial_id"]},
+    "Published": _object({"name": NAME, "version": {"type": "integer"},
+                          "trial_id": {"type": "string"}}),
     "ModelSummary": _object({
         "name": NAME,
         "latest_version": {"type": "integer"},
@@ -223,6 +259,18 @@ PATHS: dict[str, Any] = {
         {"200": _json(_object({"trials": {"type": "array", "items": _ref("Trial")}}), "Trials"),
          **_errors(400, 401, 404)},
         parameters=[_path_parameter("search_id")])},
+    "/v1/searches/{search_id}/pareto": {"get": _operation(
+        "The search's Pareto front (its best trial, for one objective)",
+        {"200": _json(_ref("ParetoFront"), "The front"), **_errors(400, 401, 404)},
+        parameters=[_path_parameter("search_id")])},
+    "/v1/searches/{search_id}/publish": {"post": _operation(
+        "Register a trial of a finished search's front as a new model version",
+        {"201": {**_json(_ref("Published"), "Registered (or already registered)"),
+                 "headers": {"Location": {"schema": {"type": "string"}}}},
+         **_errors(400, 401, 404, 408, 409, 413)},
+        parameters=[_path_parameter("search_id")],
+        requestBody={"required": True,
+                     "content": {"application/json": {"schema": _ref("PublishRequest")}}})},
     "/v1/searches/{search_id}/cancel": {"post": _operation(
         "Cancel a search (its running trial is killed)",
         {"202": _json(_ref("Search"), "Cancelling or cancelled"), **_errors(400, 401, 404, 409)},
@@ -247,6 +295,16 @@ PATHS: dict[str, Any] = {
         "TensorFlow Serving's model status",
         {"200": _json(_ref("ModelStatus"), "Versions"), **_errors(400, 401, 404)},
         parameters=[_path_parameter("name")])},
+    "/v1/models/{name}/versions/{version}": {"get": _operation(
+        "TensorFlow Serving's status of one version",
+        {"200": _json(_ref("ModelStatus"), "The version"), **_errors(400, 401, 404)},
+        parameters=[_path_parameter("name"),
+                    _path_parameter("version", {"type": "integer", "minimum": 1})])},
+    "/v1/models/{name}/versions/{version}/metadata": {"get": _operation(
+        "Signature metadata of one version",
+        {"200": _json(_ref("ModelMetadata"), "Metadata"), **_errors(400, 401, 404)},
+        parameters=[_path_parameter("name"),
+                    _path_parameter("version", {"type": "integer", "minimum": 1})])},
     "/v1/models/{name}/metadata": {"get": _operation(
         "Signature metadata of the latest version",
         {"200": _json(_ref("ModelMetadata"), "Metadata"), **_errors(400, 401, 404)},

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from hypermodels.inference import compile_inference
 from service.errors import ApiError
 from service.layout import DataLayout
 from tuner_ext.search.layout import MODEL_FILE
@@ -46,22 +47,6 @@ class LoadedModel:
     input_shape: tuple[int, ...]
     metadata: dict[str, Any]
     infer: Callable[[np.ndarray], np.ndarray]
-
-
-def compile_inference(model: Any, input_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
-    """A graph-compiled forward pass with a fixed signature, warmed up once."""
-    import tensorflow as tf
-
-    @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.float32)])
-    def forward(batch: tf.Tensor) -> tf.Tensor:
-        return model(batch, training=False)
-
-    forward(tf.zeros((1, *input_shape), tf.float32))
-
-    def infer(rows: np.ndarray) -> np.ndarray:
-        return forward(tf.constant(rows)).numpy()
-
-    return infer
 
 
 class ModelCache:

@@ -14,7 +14,6 @@ import os
 import shutil
 import sys
 import time
-from typing import Any
 
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
@@ -24,6 +23,11 @@ from service.layout import DataLayout
 from service.store import FAILED
 from service.store import RUNNING
 from service.store import JobStore
+from service.versions import register_model
+from tuner_ext.oracles.pareto import metric_at_best_step
+from tuner_ext.oracles.pareto import objective_value
+from tuner_ext.oracles.pareto import objectives_of
+from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.trials import best_scored_trial
 from tuner_ext.oracles.trials import has_score
 from tuner_ext.search.layout import SPEC_FILE
@@ -38,76 +42,40 @@ class StoreObserver(SearchObserver):
     Args:
         store: The job store.
         search_id: The search being run.
+        constraints: The search's constraints, which the best trial meets.
     """
 
-    def __init__(self, store: JobStore, search_id: str):
+    def __init__(self, store: JobStore, search_id: str, constraints: Constraints = None):
         self.store = store
         self.search_id = search_id
+        self.constraints = constraints
 
     def trial_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
-        best = best_scored_trial(oracle)
+        best = best_scored_trial(oracle, self.constraints)
+        objectives = objectives_of(oracle.objective)
         self.store.record_trial(
             self.search_id,
             {
                 "trial_id": trial.trial_id,
                 "status": trial.status,
-                "score": trial.score if has_score(trial) else None,
+                "score": objective_value(trial, objectives[0]) if has_score(trial) else None,
                 "hyperparameters": trial.hyperparameters.values,
                 "message": trial.message,
                 "ended": time.time(),
+                "metrics": {name: metric_at_best_step(trial, name)
+                            for name in trial.metrics.metrics},
             },
             {
                 "trials_done": len(oracle.end_order),
-                "objective": oracle.objective.name,
-                "direction": oracle.objective.direction,
-                "best_score": best.score if best else None,
+                "objective": objectives[0].name,
+                "direction": objectives[0].direction,
+                "objectives": [{"name": objective.name, "direction": objective.direction}
+                               for objective in objectives],
+                "best_score": objective_value(best, objectives[0]) if best else None,
                 "best_trial": best.trial_id if best else None,
                 "best_hyperparameters": best.hyperparameters.values if best else None,
             },
         )
-
-
-def register_model(
-    store: JobStore, layout: DataLayout, search_id: str, name: str, best: dict[str, Any]
-) -> int:
-    """Moves the exported model into the model store as the search's version.
-
-    The files are staged beside their final place and renamed into it inside
-    the transaction that registers the version (`JobStore.register_model_version`),
-    so a version is never listed without its files, and a search run twice
-    (a second server, a restart after a kill) registers one version.
-
-    Returns:
-        The search's version number.
-    """
-    staging = os.path.join(os.path.dirname(layout.model_dir(name, 1)), f".tmp-{search_id}")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(layout.export_dir(search_id), staging)
-    data = best["data"]
-    metadata = {
-        "name": name,
-        "search_id": search_id,
-        "task": data["task"],
-        "input_shape": data["input_shape"],
-        "class_labels": data["class_labels"],
-        "feature_names": data["feature_names"],
-        "objective": best["objective"],
-        "score": best["score"],
-        "trial_id": best["trial_id"],
-        "strategy": best["strategy"],
-        "hyperparameters": best["hyperparameters"],
-    }
-
-    def place_files(version: int) -> None:
-        target = layout.model_dir(name, version)
-        # A directory left by a process killed before its commit is garbage.
-        shutil.rmtree(target, ignore_errors=True)
-        os.rename(staging, target)
-
-    try:
-        return store.register_model_version(search_id, name, metadata, place_files)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def run(data_dir: str, search_id: str) -> int:
@@ -130,9 +98,10 @@ def run(data_dir: str, search_id: str) -> int:
             project_dir,
             layout.export_dir(search_id),
             resume=resume,
-            observer=StoreObserver(store, search_id),
+            observer=StoreObserver(store, search_id, spec.constraints),
         )
-        register_model(store, layout, search_id, record["model_name"], outcome.best)
+        register_model(store, layout, search_id, record["model_name"],
+                       layout.export_dir(search_id))
     except EvoktError as error:
         store.set_state(search_id, FAILED, expected=(RUNNING,), error=str(error))
         return 1

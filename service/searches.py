@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +36,10 @@ from service.store import new_id
 from service.validation import check_json
 from service.validation import check_name
 from service.validation import json_body
+from service.versions import read_export
+from service.versions import register_model
+from tuner_ext.oracles.pareto import non_dominated_fronts
+from tuner_ext.search.layout import FRONT_DIR
 from tuner_ext.search.errors import SpecError
 from tuner_ext.search.spec import SearchSpec
 
@@ -42,7 +47,8 @@ blueprint = Blueprint("searches", __name__, url_prefix="/v1/searches")
 
 SEARCH_FIELDS = {
     "dataset", "hypermodel", "oracle", "max_trials", "epochs", "objective", "seed",
-    "batch_size", "model_name", "oracle_options", "workers",
+    "batch_size", "model_name", "oracle_options", "workers", "max_params", "max_latency_ms",
+    "folds", "pick",
 }
 # Seconds between two keep-alive comments on an idle event stream.
 KEEP_ALIVE_SECONDS = 15.0
@@ -63,6 +69,9 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
     elapsed = None
     if started is not None:
         elapsed = round((finished or time.time()) - started, 3)
+    objectives = record["objectives"] or [
+        {"name": name, "direction": direction or None}
+        for name, _, direction in (text.partition(":") for text in _names(spec["objective"]))]
     return {
         "id": record["id"],
         "state": record["state"],
@@ -74,8 +83,12 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
         "trials_done": record["trials_done"],
         "epochs": spec["epochs"],
         "workers": spec.get("workers", 1),
-        "objective": record["objective"] or spec["objective"],
+        "objective": record["objective"] or (objectives[0]["name"] if objectives else None),
         "direction": record["direction"],
+        "objectives": objectives,
+        "max_params": spec.get("max_params"),
+        "max_latency_ms": spec.get("max_latency_ms"),
+        "folds": spec.get("folds", 1),
         "best_score": record["best_score"],
         "best_trial": record["best_trial"],
         "best_hyperparameters": record["best_hyperparameters"],
@@ -86,6 +99,12 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
         "finished": _timestamp(finished),
         "elapsed_seconds": elapsed,
     }
+
+
+def _names(objective: str | list[str] | None) -> list[str]:
+    if objective is None:
+        return []
+    return [objective] if isinstance(objective, str) else objective
 
 
 def _get_search(search_id: str) -> dict[str, Any]:
@@ -168,6 +187,88 @@ def get_search(search_id: str):
 def get_trials(search_id: str):
     _get_search(search_id)
     return jsonify(trials=get_store().trials(search_id))
+
+
+@blueprint.get("/<search_id>/pareto")
+def get_pareto(search_id: str):
+    """The search's Pareto front: its non-dominated trials (within its
+    constraints), ordered by the first objective; for one objective, the
+    best trial. `exported` says which can be published (once the search has
+    ended, every trial of the front is kept)."""
+    record = _get_search(search_id)
+    spec = record["spec"]
+    objectives = search_view(record)["objectives"]
+    constraints = {metric: spec.get(key) for metric, key in
+                   (("params", "max_params"), ("latency_ms", "max_latency_ms"))
+                   if spec.get(key) is not None}
+    candidates, vectors = [], []
+    for trial in get_store().trials(search_id):
+        metrics = trial["metrics"] or {}
+        vector = _objective_vector(metrics, objectives)
+        feasible = all(metrics.get(metric) is not None and metrics[metric] <= limit
+                       for metric, limit in constraints.items())
+        if trial["status"] == "COMPLETED" and vector is not None and feasible:
+            candidates.append(trial)
+            vectors.append(vector)
+    first = non_dominated_fronts(vectors)[0] if vectors else []
+    front = sorted(first, key=lambda index: vectors[index])
+    layout = current_app.extensions["evokt.layout"]
+    return jsonify(objectives=objectives, constraints=constraints, front=[
+        {**candidates[index], "exported": _exported_dir(layout, search_id,
+                                                       candidates[index]["trial_id"]) is not None}
+        for index in front])
+
+
+def _objective_vector(metrics: dict[str, Any], objectives: list[dict]) -> tuple | None:
+    vector = []
+    for objective in objectives:
+        value = metrics.get(objective["name"])
+        if value is None or objective["direction"] not in ("min", "max"):
+            return None
+        vector.append(-value if objective["direction"] == "max" else value)
+    return tuple(vector)
+
+
+def _exported_dir(layout, search_id: str, trial_id: str) -> str | None:
+    """Where a trial's model was kept when the search ended, or None."""
+    export = layout.export_dir(search_id)
+    for directory in (os.path.join(export, FRONT_DIR, trial_id), export):
+        try:
+            if read_export(directory)["trial_id"] == trial_id:
+                return directory
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
+
+
+@blueprint.post("/<search_id>/publish")
+def publish_trial(search_id: str):
+    """Registers a trial of a finished search's Pareto front as a new version of
+    its model (`trial_id`; optionally another `model_name`). Publishing the same
+    trial again answers the version it already has."""
+    record = _get_search(search_id)
+    body = json_body()
+    unknown = sorted(set(body) - {"trial_id", "model_name"})
+    if unknown:
+        raise ApiError(400, f"{unknown[0]}: unknown field; fields are model_name, trial_id")
+    trial_id = body.get("trial_id")
+    if not isinstance(trial_id, str) or not trial_id.isdigit() or len(trial_id) > 16:
+        raise ApiError(400, "trial_id: must be a trial's id, such as \"07\"")
+    name = check_name(body.get("model_name", record["model_name"]), "model_name")
+    if record["state"] != "SUCCEEDED":
+        raise ApiError(409, f"the search has not succeeded ({record['state']}); its models "
+                            "are kept when it ends")
+    layout = current_app.extensions["evokt.layout"]
+    directory = _exported_dir(layout, search_id, trial_id)
+    if directory is None:
+        raise ApiError(409, f"trial {trial_id} is not on the search's Pareto front; only the "
+                            "front's models were kept")
+    version = register_model(get_store(), layout, search_id, name, directory,
+                             finish_search=False)
+    response = jsonify(name=name, version=version, trial_id=trial_id)
+    response.status_code = 201
+    response.headers["Location"] = f"/v1/models/{name}/versions/{version}"
+    return response
 
 
 @blueprint.post("/<search_id>/cancel")

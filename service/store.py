@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS searches (
     model_version INTEGER,
     pid INTEGER,
     restarts INTEGER NOT NULL DEFAULT 0,
+    objectives TEXT,
     created REAL NOT NULL,
     started REAL,
     finished REAL,
@@ -81,23 +82,33 @@ CREATE TABLE IF NOT EXISTS trials (
     hyperparameters TEXT NOT NULL,
     message TEXT,
     ended REAL,
+    metrics TEXT,
     PRIMARY KEY (search_id, trial_id)
 );
 CREATE TABLE IF NOT EXISTS model_versions (
     name TEXT NOT NULL,
     version INTEGER NOT NULL,
     search_id TEXT,
+    trial_id TEXT,
     metadata TEXT NOT NULL,
     created REAL NOT NULL,
     PRIMARY KEY (name, version)
 );
 """
 
-# Version 2 added `searches.restarts`; `_MIGRATIONS[v]` brings version v to v + 1.
-SCHEMA_VERSION = 2
-_MIGRATIONS = {1: "ALTER TABLE searches ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0"}
+# `_MIGRATIONS[v]` brings a store of schema version v to v + 1: version 2 counts a
+# search's restarts, version 3 keeps its objectives, its trials' metrics and the
+# trial each model version was made from.
+SCHEMA_VERSION = 3
+_MIGRATIONS = {
+    1: ["ALTER TABLE searches ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0"],
+    2: ["ALTER TABLE searches ADD COLUMN objectives TEXT",
+        "ALTER TABLE trials ADD COLUMN metrics TEXT",
+        "ALTER TABLE model_versions ADD COLUMN trial_id TEXT"],
+}
 
-_JSON_COLUMNS = {"spec", "input_shape", "classes", "best_hyperparameters", "hyperparameters", "metadata"}
+_JSON_COLUMNS = {"spec", "input_shape", "classes", "best_hyperparameters", "hyperparameters",
+                 "metadata", "objectives", "metrics"}
 
 
 def new_id() -> str:
@@ -148,7 +159,8 @@ class JobStore:
                     connection.execute(statement)
             else:
                 for step in range(max(version, 1), SCHEMA_VERSION):
-                    connection.execute(_MIGRATIONS[step])
+                    for statement in _MIGRATIONS[step]:
+                        connection.execute(statement)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         # Persistent in the file; it cannot change inside a transaction.
         self.connection.execute("PRAGMA journal_mode=WAL")
@@ -267,22 +279,24 @@ class JobStore:
         with self.transaction() as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO trials (search_id, trial_id, status, score,"
-                " hyperparameters, message, ended) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " hyperparameters, message, ended, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (search_id, trial["trial_id"], trial["status"], trial.get("score"),
-                 json.dumps(trial["hyperparameters"]), trial.get("message"), trial.get("ended")),
+                 json.dumps(trial["hyperparameters"]), trial.get("message"), trial.get("ended"),
+                 json.dumps(trial.get("metrics") or {})),
             )
             connection.execute(
                 "UPDATE searches SET trials_done = ?, objective = ?, direction = ?,"
-                " best_score = ?, best_trial = ?, best_hyperparameters = ?, updated = ?"
-                " WHERE id = ?",
+                " objectives = ?, best_score = ?, best_trial = ?, best_hyperparameters = ?,"
+                " updated = ? WHERE id = ?",
                 (progress["trials_done"], progress["objective"], progress["direction"],
-                 progress.get("best_score"), progress.get("best_trial"),
-                 json.dumps(progress.get("best_hyperparameters")), time.time(), search_id),
+                 json.dumps(progress.get("objectives")), progress.get("best_score"),
+                 progress.get("best_trial"), json.dumps(progress.get("best_hyperparameters")),
+                 time.time(), search_id),
             )
 
     def trials(self, search_id: str) -> list[dict[str, Any]]:
         return self._query(
-            "SELECT trial_id, status, score, hyperparameters, message, ended FROM trials"
+            "SELECT trial_id, status, score, hyperparameters, message, ended, metrics FROM trials"
             " WHERE search_id = ? ORDER BY trial_id",
             (search_id,),
         )
@@ -292,25 +306,37 @@ class JobStore:
     def register_model_version(
         self,
         search_id: str,
+        trial_id: str,
         name: str,
         metadata: dict[str, Any],
         place_files: Callable[[int], None],
+        finish_search: bool = True,
     ) -> int:
-        """Registers a search's model as the next version of `name`, once.
+        """Registers a search's trial's model as the next version of `name`, once.
 
         The version is chosen, `place_files(version)` puts the model's files
-        in place, and the version and the search's SUCCEEDED state are
+        in place, and the version (and the search's SUCCEEDED state) are
         written, all in one transaction: a version is never listed without
-        its files, two searches never take the same number, and a search
-        registers one version however often it is run (a second run gets
-        the version the first registered).
+        its files, two searches never take the same number, and a trial of a
+        search is registered once however often it is asked for (a second
+        run gets the version the first registered).
+
+        Args:
+            search_id: The search.
+            trial_id: Its trial whose model this is.
+            name: The model's name.
+            metadata: The version's description.
+            place_files: Puts the files in the version's folder.
+            finish_search: Also mark the search SUCCEEDED (its recommended
+                model); False for a trial published later.
 
         Returns:
-            The search's version number.
+            The version number.
         """
         with self.transaction() as connection:
             registered = connection.execute(
-                "SELECT version FROM model_versions WHERE search_id = ?", (search_id,)
+                "SELECT version FROM model_versions WHERE search_id = ? AND trial_id = ?",
+                (search_id, trial_id),
             ).fetchone()
             if registered is not None:
                 version = registered[0]
@@ -321,16 +347,17 @@ class JobStore:
                 version = (latest or 0) + 1
                 place_files(version)
                 connection.execute(
-                    "INSERT INTO model_versions (name, version, search_id, metadata, created)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (name, version, search_id, json.dumps(metadata), time.time()),
+                    "INSERT INTO model_versions (name, version, search_id, trial_id, metadata,"
+                    " created) VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, version, search_id, trial_id, json.dumps(metadata), time.time()),
                 )
-            now = time.time()
-            connection.execute(
-                "UPDATE searches SET state = ?, model_version = ?, finished = ?, updated = ?"
-                " WHERE id = ?",
-                (SUCCEEDED, version, now, now, search_id),
-            )
+            if finish_search:
+                now = time.time()
+                connection.execute(
+                    "UPDATE searches SET state = ?, model_version = ?, finished = ?, updated = ?"
+                    " WHERE id = ?",
+                    (SUCCEEDED, version, now, now, search_id),
+                )
         return version
 
     def model_versions(self, name: str) -> list[dict[str, Any]]:

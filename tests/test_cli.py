@@ -83,7 +83,7 @@ def test_a_search_killed_mid_trial_resumes_to_exactly_max_trials(tmp_path):
     after = trial_statuses(project)
     assert len(after) == 4
     assert all(status == "COMPLETED" for status, _, _ in after.values())
-    assert len({values for _, _, values in after.values()}) == 4
+    assert len({values for _, _, values in after.values()}) == 4, (before, after)
     for trial_id, (status, score, values) in before.items():
         if status == "COMPLETED":
             assert after[trial_id] == (status, score, values)

@@ -24,7 +24,7 @@ from service_helpers import wait_for_record
 
 from service.app import create_app
 from service.layout import DataLayout
-from service.search_process import register_model
+from service.versions import register_model
 from service.serve import ServeOptions
 from service.serve import gunicorn_command
 from service.serve import wait_until_ready
@@ -113,12 +113,16 @@ def test_registering_a_searchs_model_twice_gives_one_version(tmp_path):
     os.makedirs(export)
     with open(os.path.join(export, "model.keras"), "w") as file:
         file.write("weights")
+    objective = {"name": "val_accuracy", "direction": "max"}
     best = {"data": {"task": "classification", "input_shape": [4], "class_labels": [0, 1, 2],
                      "feature_names": None},
-            "objective": {"name": "val_accuracy", "direction": "max"}, "score": 0.9,
-            "trial_id": "3", "strategy": "genetic", "hyperparameters": {}}
-    assert register_model(store, layout, "once", "flowers", best) == 1
-    assert register_model(store, layout, "once", "flowers", best) == 1
+            "objective": objective, "objectives": [{**objective, "value": 0.9}], "score": 0.9,
+            "measures": {"params": 99.0}, "trial_id": "3", "strategy": "genetic",
+            "hyperparameters": {}}
+    with open(os.path.join(export, "best.json"), "w") as file:
+        json.dump(best, file)
+    assert register_model(store, layout, "once", "flowers", export) == 1
+    assert register_model(store, layout, "once", "flowers", export) == 1
     assert [record["version"] for record in store.model_versions("flowers")] == [1]
     assert os.listdir(os.path.dirname(layout.model_dir("flowers", 1))) == ["1"]
 

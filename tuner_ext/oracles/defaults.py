@@ -1,10 +1,15 @@
-"""The defaults of evokt's oracles, free of KerasTuner.
+"""The defaults of evokt's oracles and the metrics they measure, free of KerasTuner.
 
-Kept apart from the oracles so that a search's options can be checked (by
-the CLI and by the service, at request time) without importing TensorFlow.
+Kept apart from the oracles so that a search's options and objectives can be
+checked (by the CLI and by the service, at request time) without importing
+TensorFlow.
 """
 
 from __future__ import annotations
+
+# The metrics evokt measures of every trial's model (`tuner_ext.oracles.measures`),
+# and the direction each is optimised in.
+MEASURED_METRICS = {"params": "min", "latency_ms": "min", "model_bytes": "min"}
 
 # Numerical mutation step in `value_to_prob` space: mostly a neighbouring value.
 DEFAULT_MUTATION_SCALE = 0.15

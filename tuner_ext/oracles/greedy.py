@@ -19,6 +19,8 @@ from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
 from tuner_ext.oracles.defaults import default_random_starts
 from tuner_ext.oracles.evolutionary import EvolutionaryOracle
 from tuner_ext.oracles.space import Values
+from tuner_ext.oracles.trials import Constraints
+from tuner_ext.oracles.tuner import EvoktTuner
 
 
 class GreedyOracle(EvolutionaryOracle):
@@ -108,7 +110,7 @@ class GreedyOracle(EvolutionaryOracle):
         )
 
 
-class GreedySearch(keras_tuner.Tuner):
+class GreedySearch(EvoktTuner):
     """Architecture search by greedy hill-climbing.
 
     Args:
@@ -130,6 +132,15 @@ class GreedySearch(keras_tuner.Tuner):
         max_consecutive_failed_trials: Integer. Defaults to 3.
         trial_timeout: Optional seconds after which a trial whose worker has
             not ended it goes to another worker. Defaults to None (never).
+        constraints: Optional upper bounds on metrics, such as
+            `{"params": 50000, "latency_ms": 2.0}`: a trial over them is
+            recorded but never bred from nor recommended. Every trial's
+            `params`, `latency_ms` and `model_bytes` are measured (see
+            `tuner_ext.oracles.measures`). Defaults to None.
+        folds: Integer, 1 to score each trial on the `validation_data`; K
+            (2 to 20) to score it by K-fold cross-validation on `x` and `y`
+            (all the data), the best models then refitted on all of it.
+            Defaults to 1.
         **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, `executions_per_trial`, ...
     """
@@ -150,6 +161,8 @@ class GreedySearch(keras_tuner.Tuner):
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
         trial_timeout: float | None = None,
+        constraints: Constraints = None,
+        folds: int = 1,
         **kwargs: Any,
     ):
         oracle = GreedyOracle(
@@ -167,4 +180,5 @@ class GreedySearch(keras_tuner.Tuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
         )
-        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        super().__init__(oracle=oracle, hypermodel=hypermodel, constraints=constraints,
+                         folds=folds, **kwargs)

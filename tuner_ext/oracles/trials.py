@@ -1,11 +1,25 @@
-"""What counts as a scored trial, and the best one: one definition for evokt."""
+"""Which trials count, and which one is recommended: one definition for evokt.
+
+A trial counts when it completed with a finite score and meets the search's
+constraints (upper bounds on metrics such as `params`). The recommendation is
+the oracle's own order (`get_best_trials`: evokt's oracles rank configurations
+by more than their luckiest score), and with several objectives the Pareto
+fronts, each ordered by the first objective. The export, the progress view,
+the results table and the service all follow it.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
+
+from tuner_ext.oracles import pareto
+
+# metric -> the largest value a trial may have; None or empty for no constraint.
+Constraints = Mapping[str, float] | None
 
 
 def has_score(trial: trial_module.Trial) -> bool:
@@ -17,13 +31,39 @@ def has_score(trial: trial_module.Trial) -> bool:
     )
 
 
-def best_scored_trial(oracle: keras_tuner.Oracle) -> trial_module.Trial | None:
-    """The oracle's recommended trial, or None while no trial has a score.
+def violations(trial: trial_module.Trial, constraints: Constraints) -> list[str]:
+    """The constraints a trial breaks, in words ("params 120000 > 50000");
+    a metric it did not record breaks its constraint."""
+    broken = []
+    for metric, limit in (constraints or {}).items():
+        value = trial.metrics.get_last_value(metric) if trial.metrics.exists(metric) else None
+        if value is None:
+            broken.append(f"{metric} not recorded")
+        elif value > limit:
+            broken.append(f"{metric} {value:g} > {limit:g}")
+    return broken
 
-    The recommendation is the oracle's own `get_best_trials`, so an oracle
-    that ranks configurations by more than their best score (evokt's do)
-    is followed by every reader: the export, the progress view and the
-    service.
-    """
-    best = oracle.get_best_trials(1)
-    return best[0] if best and has_score(best[0]) else None
+
+def is_feasible(trial: trial_module.Trial, constraints: Constraints) -> bool:
+    return not violations(trial, constraints)
+
+
+def recommended_trials(
+    oracle: keras_tuner.Oracle, constraints: Constraints = None
+) -> list[trial_module.Trial]:
+    """The scored, feasible trials in the oracle's order of recommendation."""
+    ranked = [trial for trial in oracle.get_best_trials(len(oracle.trials))
+              if has_score(trial) and is_feasible(trial, constraints)]
+    objectives = pareto.objectives_of(oracle.objective)
+    if len(objectives) > 1:
+        return [trial for front in pareto.trial_fronts(ranked, objectives) for trial in front]
+    return ranked
+
+
+def best_scored_trial(
+    oracle: keras_tuner.Oracle, constraints: Constraints = None
+) -> trial_module.Trial | None:
+    """The recommended trial, or None while no trial has a score (and meets the
+    constraints)."""
+    recommended = recommended_trials(oracle, constraints)
+    return recommended[0] if recommended else None

@@ -154,9 +154,31 @@ def _add_strategy_arguments(model: argparse._ArgumentGroup) -> None:
                        help="training batch size")
     model.add_argument(
         "--objective",
-        metavar="NAME",
+        action="append",
+        metavar="NAME[:min|max]",
         help="metric to optimise: val_accuracy (classification default), val_loss "
-        "(regression default), val_mae, ...",
+        "(regression default), val_mae, ..., or what evokt measures of every model: params, "
+        "latency_ms, model_bytes; repeat it for a multi-objective (Pareto) search, e.g. "
+        "--objective val_accuracy --objective params:min",
+    )
+    model.add_argument(
+        "--max-params", type=int, metavar="N",
+        help="constraint: trials with more parameters are recorded, never bred from nor exported",
+    )
+    model.add_argument(
+        "--max-latency-ms", type=float, metavar="MS",
+        help="constraint on the single-row prediction latency, likewise",
+    )
+    model.add_argument(
+        "--folds", type=int, default=1, metavar="K",
+        help="score trials by K-fold cross-validation on all the data (for small data; the "
+        "exported model is refitted on all of it); 1 holds out a fifth for validation",
+    )
+    model.add_argument(
+        "--pick", metavar="WHAT",
+        help="which model to export: the recommended one (default; with several objectives the "
+        "front's best in the first), an objective's name (the front's best in it), knee (the "
+        "front's knee point) or a trial id",
     )
     model.add_argument(
         "--seed", type=int, default=0, metavar="S",
@@ -267,11 +289,16 @@ def spec_from_args(args: argparse.Namespace) -> SearchSpec:
         oracle=args.oracle,
         max_trials=args.max_trials,
         epochs=args.epochs,
-        objective=args.objective,
+        objective=args.objective[0] if args.objective and len(args.objective) == 1
+        else args.objective,
         seed=args.seed,
         batch_size=args.batch_size,
         oracle_options=options,
         workers=args.workers or 1,
+        max_params=args.max_params,
+        max_latency_ms=args.max_latency_ms,
+        folds=args.folds,
+        pick=args.pick,
     )
 
 
@@ -307,6 +334,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     _import_tensorflow_quietly()
     from rich.console import Console
 
+    from tuner_ext.oracles.pareto import objectives_of
     from tuner_ext.search.pipeline import run_prepared_search
     from tuner_ext.search.progress import ProgressDisplay
     from tuner_ext.search.results import results_table
@@ -315,7 +343,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     if args.resume:
         console.print(f"Resuming the search in {args.project_dir} with its saved options.")
     try:
-        with ProgressDisplay() as display:
+        with ProgressDisplay(constraints=spec.constraints) as display:
             outcome = run_prepared_search(
                 spec, dataset, args.project_dir, args.output, observer=display,
                 distribution=distribution,
@@ -327,14 +355,15 @@ def run_search_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    objective = outcome.tuner.oracle.objective
-    console.print(
-        results_table(outcome.tuner.oracle.trials.values(), objective.name, objective.direction)
-    )
+    objectives = objectives_of(outcome.tuner.oracle.objective)
+    console.print(results_table(outcome.tuner.oracle.trials.values(), objectives,
+                                constraints=spec.constraints))
     best = outcome.best
+    achieved = ", ".join(f"{objective['name']} {objective['value']:.4g}"
+                         for objective in best["objectives"])
     console.print(
         f"Best model: {os.path.join(args.output, best['model_file'])} "
-        f"(trial {best['trial_id']}, {objective.name} {best['score']:.4f}); "
+        f"(trial {best['trial_id']}, {achieved}); "
         f"description in {os.path.join(args.output, BEST_FILE)}",
         highlight=False,
     )
@@ -361,6 +390,9 @@ def run_summary_command(args: argparse.Namespace) -> int:
     _import_tensorflow_quietly()
     from rich.console import Console
 
+    from tuner_ext.oracles.trials import has_score
+    from tuner_ext.oracles.trials import is_feasible
+    from tuner_ext.oracles.trials import violations
     from tuner_ext.search.pipeline import resolve_objective
     from tuner_ext.search.results import load_trials
     from tuner_ext.search.results import results_table
@@ -369,7 +401,7 @@ def run_summary_command(args: argparse.Namespace) -> int:
     trials = load_trials(args.project_dir)
     if not trials:
         raise UsageError(f"{args.project_dir}: the search has no trials yet")
-    objective = resolve_objective(spec.objective)
+    objectives = [resolve_objective(text) for text in spec.objective_names]
     counts = status_counts(trials)
     ended = sum(count for status, count in counts.items() if status != "RUNNING")
     listed = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
@@ -379,7 +411,14 @@ def run_summary_command(args: argparse.Namespace) -> int:
         f"{ended} of {spec.max_trials} trials ended ({listed})",
         highlight=False,
     )
-    console.print(results_table(trials, objective.name, objective.direction, top=args.top))
+    console.print(results_table(trials, objectives, top=args.top, constraints=spec.constraints))
+    infeasible = [trial for trial in trials if has_score(trial)
+                  and not is_feasible(trial, spec.constraints)]
+    if infeasible:
+        console.print(f"{len(infeasible)} completed trials broke the constraints and were "
+                      "left out: " + "; ".join(
+                          f"{trial.trial_id} ({', '.join(violations(trial, spec.constraints))})"
+                          for trial in infeasible[:10]), highlight=False)
     return 0
 
 

@@ -7,3 +7,6 @@ SPEC_FILE = "search.json"
 # In the output directory: the recommended model and its description.
 MODEL_FILE = "model.keras"
 BEST_FILE = "best.json"
+# In the output directory of a search of several objectives: every trial of the
+# Pareto front, in a folder of its own named by its trial id.
+FRONT_DIR = "front"

@@ -20,6 +20,8 @@ from hypermodels import default_objective
 from hypermodels import hypermodel_for
 from hypermodels.data import Dataset
 from tuner_ext.compat import write_json_atomically
+from tuner_ext.oracles.defaults import MEASURED_METRICS
+from tuner_ext.oracles.pareto import objectives_of
 from tuner_ext.search.distributed import CHIEF_ID
 from tuner_ext.search.distributed import Distribution
 from tuner_ext.search.distributed import cluster_environment
@@ -53,15 +55,21 @@ class SearchOutcome:
     best: dict
 
 
-def objective_for(spec: SearchSpec, task: str) -> keras_tuner.Objective:
-    """The spec's objective, or the task's default, with its direction."""
+def objective_for(spec: SearchSpec, task: str) -> keras_tuner.Objective | list:
+    """The spec's objective (a list for several), or the task's default."""
     if spec.objective is None:
         return default_objective(task)
-    return resolve_objective(spec.objective)
+    objectives = [resolve_objective(text) for text in spec.objective_names]
+    return objectives[0] if len(objectives) == 1 else objectives
 
 
-def resolve_objective(name: str) -> keras_tuner.Objective:
-    """The objective of a metric name, its direction inferred as KerasTuner does."""
+def resolve_objective(text: str) -> keras_tuner.Objective:
+    """The objective `NAME` or `NAME:min`/`NAME:max` names; the direction of a
+    bare name is evokt's for the metrics it measures, else KerasTuner's guess."""
+    name, _, direction = text.partition(":")
+    direction = direction or MEASURED_METRICS.get(name)
+    if direction:
+        return keras_tuner.Objective(name, direction)
     return create_objective(name)
 
 
@@ -107,6 +115,8 @@ def build_tuner(
     Raises:
         SpecError: The hypermodel, objective or oracle options do not fit.
     """
+    if spec.folds > 1:
+        dataset = dataset.pooled()
     hypermodel = hypermodel_for(dataset, spec.check_data(dataset.input_shape, dataset.task))
     keras.utils.set_random_seed(spec.seed)
     project_dir = os.path.abspath(project_dir)
@@ -123,6 +133,8 @@ def build_tuner(
             project_name=os.path.basename(project_dir),
             overwrite=False,
             options=spec.oracle_options,
+            constraints=spec.constraints,
+            folds=spec.folds,
             observer=observer,
         )
     except ValueError as error:
@@ -130,13 +142,14 @@ def build_tuner(
 
 
 def fit_arguments(spec: SearchSpec, dataset: Dataset) -> tuple[tuple, dict]:
-    """The positional and keyword arguments of `tuner.search` for a spec."""
+    """The positional and keyword arguments of `tuner.search` for a spec: the
+    training part and the validation part, or, cross-validating, all rows."""
+    kwargs = {"epochs": spec.epochs, "batch_size": spec.batch_size, "verbose": 0}
+    if spec.folds > 1:
+        pooled = dataset.pooled()
+        return (pooled.x_train, pooled.y_train), kwargs
     return (dataset.x_train, dataset.y_train), {
-        "validation_data": (dataset.x_val, dataset.y_val),
-        "epochs": spec.epochs,
-        "batch_size": spec.batch_size,
-        "verbose": 0,
-    }
+        "validation_data": (dataset.x_val, dataset.y_val), **kwargs}
 
 
 def run_prepared_search(
@@ -177,6 +190,8 @@ def run_prepared_search(
             tuner = build_tuner(spec, dataset, project_dir)
             _save_spec(spec, tuner, project_dir)
             run_chief(tuner, distribution, os.path.abspath(project_dir), observer)
+            args, kwargs = fit_arguments(spec, dataset)
+            tuner.remember_search_data(*args, **kwargs)
         finally:
             for name in cluster:
                 os.environ.pop(name, None)
@@ -197,6 +212,8 @@ def _failure_summary(error: RuntimeError) -> str:
 
 
 def _save_spec(spec: SearchSpec, tuner: keras_tuner.Tuner, project_dir: str) -> None:
-    # The resolved objective is saved, so a summary knows it without the data.
-    spec = dataclasses.replace(spec, objective=tuner.oracle.objective.name)
+    # The resolved objectives are saved, so a summary knows them without the data.
+    names = [f"{objective.name}:{objective.direction}"
+             for objective in objectives_of(tuner.oracle.objective)]
+    spec = dataclasses.replace(spec, objective=names[0] if len(names) == 1 else names)
     write_json_atomically(os.path.join(project_dir, SPEC_FILE), spec.to_dict())

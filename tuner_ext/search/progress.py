@@ -19,6 +19,9 @@ from rich.progress import TextColumn
 from rich.progress import TimeElapsedColumn
 from rich.progress import TimeRemainingColumn
 
+from tuner_ext.oracles.pareto import objective_value
+from tuner_ext.oracles.pareto import objectives_of
+from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.trials import best_scored_trial
 from tuner_ext.oracles.trials import has_score
 from tuner_ext.search.observe import SearchObserver
@@ -29,10 +32,12 @@ class ProgressDisplay(SearchObserver):
 
     Args:
         console: Where to draw; defaults to standard error.
+        constraints: The search's constraints, which the best trial meets.
     """
 
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Console | None = None, constraints: Constraints = None):
         self.console = console or Console(stderr=True)
+        self.constraints = constraints
         self._started = time.monotonic()
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -54,12 +59,12 @@ class ProgressDisplay(SearchObserver):
     def __exit__(self, *exc_info: object) -> None:
         self._progress.stop()
 
-    @staticmethod
-    def _best_label(oracle: keras_tuner.Oracle) -> str:
-        best = best_scored_trial(oracle)
+    def _best_label(self, oracle: keras_tuner.Oracle) -> str:
+        best = best_scored_trial(oracle, self.constraints)
         if best is None:
             return ""
-        return f"best {oracle.objective.name} {best.score:.4f}"
+        first = objectives_of(oracle.objective)[0]
+        return f"best {first.name} {objective_value(best, first):.4f}"
 
     def trial_started(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
         done = len(oracle.end_order)
@@ -76,8 +81,9 @@ class ProgressDisplay(SearchObserver):
         best = self._best_label(oracle)
         self._progress.update(self._task, completed=done, best=best)
         if not self.console.is_terminal:
+            first = objectives_of(oracle.objective)[0]
             score = (
-                f"{oracle.objective.name} {trial.score:.4f}"
+                f"{first.name} {objective_value(trial, first):.4f}"
                 if has_score(trial)
                 else trial.status
             )

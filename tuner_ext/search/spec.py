@@ -23,6 +23,7 @@ from hypermodels.auto import HYPERMODELS
 from hypermodels.auto import resolve_kind
 from hypermodels.tasks import TASKS
 from hypermodels.tasks import reported_metrics
+from tuner_ext.oracles.defaults import MEASURED_METRICS
 from tuner_ext.search.errors import SpecError
 from tuner_ext.search.layout import SPEC_FILE
 from tuner_ext.search.strategies import check_options
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from hypermodels.data import Dataset
 
 MAX_TRIALS_LIMIT = 10_000
+MAX_FOLDS = 10
+# Strategies whose trials train for varying epochs from checkpoints, which
+# cross-validation does not combine with.
+EPOCH_BUDGET_STRATEGIES = ("hyperband",)
 MAX_EPOCHS_LIMIT = 1_000
 MAX_WORKERS = 64
 
@@ -51,14 +56,27 @@ class SearchSpec:
         oracle: One of `tuner_ext.search.strategies.STRATEGIES`.
         max_trials: Number of trials.
         epochs: Training epochs per trial.
-        objective: Metric to optimise (`val_accuracy`, `val_loss`, ...); None
-            for the task's default.
+        objective: Metric to optimise (`val_accuracy`, `val_loss`, ...), or a
+            list of them for a multi-objective search; each name may end in
+            `:min` or `:max` (needed for no metric evokt knows). Besides the
+            metrics training reports, `params`, `latency_ms` and `model_bytes`
+            (measured for every trial). None for the task's default.
         seed: Seed of the split, the oracle and the weights.
         batch_size: Training batch size.
         oracle_options: Strategy-specific tuner arguments, such as
             `population_size`; see `Strategy.options`.
         workers: Worker processes training trials at once on this machine;
             1 trains in the search's own process.
+        max_params: Optional constraint: trials with more parameters are
+            recorded but never bred from nor recommended.
+        max_latency_ms: Optional constraint on `latency_ms`, likewise.
+        folds: 1 to score trials on a held-out fifth of the data; K (2 to
+            10) to score them by K-fold cross-validation on all of it, the
+            exported model then refitted on all of it (for small data).
+        pick: Which trial to export: None for the recommended one (with
+            several objectives, the front's best in the first objective), an
+            objective's name (the front's best in it), "knee" (the front's
+            knee point), or a trial id.
 
     Raises:
         SpecError: A field is invalid; the message names it.
@@ -73,20 +91,25 @@ class SearchSpec:
     oracle: str = "genetic"
     max_trials: int = 10
     epochs: int = 5
-    objective: str | None = None
+    objective: str | list[str] | None = None
     seed: int = 0
     batch_size: int = 32
     oracle_options: dict[str, Any] = field(default_factory=dict)
     workers: int = 1
+    max_params: int | None = None
+    max_latency_ms: float | None = None
+    folds: int = 1
+    pick: str | None = None
 
     def __post_init__(self) -> None:
         sources = [name for name in ("dataset", "csv", "npz") if getattr(self, name)]
         if len(sources) != 1:
             raise SpecError("give exactly one data source: dataset, csv or npz")
-        for name in ("dataset", "csv", "npz", "target", "objective"):
+        for name in ("dataset", "csv", "npz", "target", "pick"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise SpecError(f"{name}: must be a string, got {value!r}")
+        self._check_objectives()
         # Absolute, so a resumed search finds its data from any directory.
         self.csv = os.path.abspath(self.csv) if self.csv else None
         self.npz = os.path.abspath(self.npz) if self.npz else None
@@ -105,8 +128,51 @@ class SearchSpec:
         _check_int("batch_size", self.batch_size, 1, 65_536)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("workers", self.workers, 1, MAX_WORKERS)
+        if self.max_params is not None:
+            _check_int("max_params", self.max_params, 1, 10**12)
+        if self.max_latency_ms is not None and not (
+            isinstance(self.max_latency_ms, (int, float)) and not isinstance(self.max_latency_ms, bool)
+            and 0 < self.max_latency_ms <= 1e6
+        ):
+            raise SpecError(f"max_latency_ms: must be a number above 0, got {self.max_latency_ms!r}")
+        _check_int("folds", self.folds, 1, MAX_FOLDS)
+        if self.folds > 1 and self.oracle in EPOCH_BUDGET_STRATEGIES:
+            raise SpecError(f"folds: {self.oracle} trains trials for varying epochs and resumes "
+                            "them from checkpoints; cross-validate with another oracle")
         check_options(self.oracle, self.oracle_options, self.max_trials)
 
+    def _check_objectives(self) -> None:
+        if self.objective is not None and not isinstance(self.objective, (str, list)):
+            raise SpecError(f"objective: give a metric's name, or a list of them, "
+                            f"got {self.objective!r}")
+        names = self.objective_names
+        if self.objective is not None and not names:
+            raise SpecError("objective: give a metric's name, or a list of them")
+        for text in names:
+            name, _, direction = text.partition(":") if isinstance(text, str) else ("", "", "")
+            if not name or direction not in ("", "min", "max"):
+                raise SpecError(f"objective: expected NAME or NAME:min or NAME:max, got {text!r}")
+        metrics = [text.partition(":")[0] for text in names]
+        if len(set(metrics)) != len(metrics):
+            raise SpecError(f"objective: a metric appears twice in {names}")
+        if self.pick is not None and self.pick not in ("knee", *metrics) \
+                and not self.pick.isdigit():
+            raise SpecError(
+                f"pick: expected knee, an objective ({', '.join(metrics) or 'none given'}) or "
+                f"a trial id, got {self.pick!r}")
+
+    @property
+    def objective_names(self) -> list[str]:
+        """The objectives as given, a list ([] for the task's default)."""
+        if self.objective is None:
+            return []
+        return [self.objective] if isinstance(self.objective, str) else list(self.objective)
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        """metric -> upper bound, from `max_params` and `max_latency_ms`."""
+        bounds = {"params": self.max_params, "latency_ms": self.max_latency_ms}
+        return {metric: bound for metric, bound in bounds.items() if bound is not None}
     def check_data(self, input_shape: tuple[int, ...], task: str) -> str:
         """Checks the parts of the spec that depend on the data.
 
@@ -125,12 +191,13 @@ class SearchSpec:
             kind = resolve_kind(self.hypermodel, tuple(input_shape))
         except ValueError as error:
             raise SpecError(f"hypermodel: {error}") from None
-        reported = reported_metrics(task)
-        if self.objective is not None and self.objective not in reported:
-            raise SpecError(
-                f"objective: {self.objective!r} is not reported for {task}; "
-                f"choose {', '.join(reported)}"
-            )
+        known = [*reported_metrics(task), *MEASURED_METRICS]
+        for text in self.objective_names:
+            if text.partition(":")[0] not in known:
+                raise SpecError(
+                    f"objective: {text.partition(':')[0]!r} is not reported for {task}; "
+                    f"choose {', '.join(known)}"
+                )
         return kind
 
     def load_data(self) -> Dataset:

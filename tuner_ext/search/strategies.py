@@ -277,6 +277,8 @@ def create_tuner(
     project_name: str,
     overwrite: bool,
     options: dict | None = None,
+    constraints: dict[str, float] | None = None,
+    folds: int = 1,
     observer: SearchObserver | None = None,
 ) -> keras_tuner.Tuner:
     """Builds the tuner of a named strategy with evokt's common options.
@@ -284,7 +286,8 @@ def create_tuner(
     Every strategy runs `max_trials` trials at most. Hyperband trains its
     trials for up to `epochs` epochs each (fewer for the trials it halts
     early) and is capped at `max_trials` trials like the others. Every
-    strategy writes its state files crash-safely (`tuner_ext.compat`).
+    strategy writes its state files crash-safely (`tuner_ext.compat`) and
+    measures every trial's model (`tuner_ext.oracles.measures`).
 
     Args:
         strategy: One of `STRATEGIES`.
@@ -299,6 +302,11 @@ def create_tuner(
         options: Extra keyword arguments of the strategy's tuner, such as
             `population_size` for `genetic` or `num_initial_points` for
             `bayesian`; see `Strategy.options`.
+        constraints: Optional upper bounds on metrics (`{"params": 50000}`):
+            a trial over them is never recommended nor exported, and evokt's
+            oracles never breed from it.
+        folds: 1, or K to score trials by K-fold cross-validation (see
+            `tuner_ext.oracles.tuner.EvoktTuner`).
         observer: Optional `SearchObserver` told of every trial's start and
             end.
 
@@ -308,6 +316,7 @@ def create_tuner(
             (say a `sample_size` above the `population_size`).
     """
     from tuner_ext import compat
+    from tuner_ext.oracles.tuner import evokt_tuner
 
     check_options(strategy, options or {}, max_trials)
     compat.install()
@@ -324,7 +333,8 @@ def create_tuner(
         kwargs.update(max_epochs=epochs, hyperband_iterations=None)
     else:
         kwargs.update(max_trials=max_trials)
-    tuner_class = STRATEGIES[strategy].tuner_class
+    tuner_class = evokt_tuner(STRATEGIES[strategy].tuner_class)
+    kwargs.update(constraints=constraints, folds=folds)
     if observer is not None:
         from tuner_ext.search.observe import observed
 

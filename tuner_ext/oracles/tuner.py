@@ -1,0 +1,129 @@
+"""`EvoktTuner`: what evokt's tuners add to `keras_tuner.Tuner`.
+
+- Every trial's model is measured (`params`, `latency_ms`, `model_bytes`, see
+  `tuner_ext.oracles.measures`), so they can be objectives and constraints
+  without user code.
+- The tuner knows its recommended trials and its Pareto front under the
+  search's constraints.
+- With `folds=K`, each trial is scored by K-fold cross-validation on all the
+  data `search` is given (`tuner_ext.oracles.cross_validation`), and a model
+  is refitted on all of it, for its best mean number of epochs, when it is
+  asked for (`get_best_models`, evokt's export).
+
+`GeneticSearch` and `GreedySearch` are `EvoktTuner`s; `evokt_tuner()` makes
+one of any KerasTuner tuner (the CLI and the service run every strategy that
+way).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import keras
+import keras_tuner
+import numpy as np
+from keras_tuner.engine import trial as trial_module
+
+from tuner_ext.oracles.cross_validation import MAX_FOLDS
+from tuner_ext.oracles.cross_validation import fold_indices
+from tuner_ext.oracles.cross_validation import mean_history
+from tuner_ext.oracles.measures import ModelMeasures
+from tuner_ext.oracles.pareto import objectives_of
+from tuner_ext.oracles.pareto import pareto_front
+from tuner_ext.oracles.trials import Constraints
+from tuner_ext.oracles.trials import recommended_trials
+
+
+class EvoktTuner(keras_tuner.Tuner):
+    """A `keras_tuner.Tuner` that measures its models and knows its Pareto front.
+
+    Args:
+        *args: Arguments of `keras_tuner.Tuner` (or of the tuner it is mixed into).
+        constraints: Optional upper bounds on metrics (`{"params": 50000,
+            "latency_ms": 2}`): trials over them are recorded, but never
+            recommended by `get_best_trials`' followers here (and, with evokt's
+            oracles, never bred from).
+        folds: Integer, 1 to score each trial on the `validation_data` given
+            to `search`; K (2 to 20) to score it by K-fold cross-validation on
+            `x` and `y`, which should then hold all the data (any
+            `validation_data` is not used). Defaults to 1.
+        **kwargs: Keyword arguments of `keras_tuner.Tuner`.
+    """
+
+    def __init__(self, *args: Any, constraints: Constraints = None, folds: int = 1,
+                 **kwargs: Any):
+        if isinstance(folds, bool) or not isinstance(folds, int) or \
+                not 1 <= folds <= MAX_FOLDS:
+            raise ValueError(f"`folds` must be an integer from 1 to {MAX_FOLDS}, got {folds!r}.")
+        self.constraints = dict(constraints or {})
+        self.folds = folds
+        # The data of the last `search`, for refitting with `folds` > 1.
+        self._search_data: tuple[tuple, dict] | None = None
+        super().__init__(*args, **kwargs)
+
+    def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
+        self.remember_search_data(*fit_args, **fit_kwargs)
+        super().search(*fit_args, **fit_kwargs)
+
+    def remember_search_data(self, *fit_args: Any, **fit_kwargs: Any) -> None:
+        """The data a cross-validated search's models are refitted on (`search`
+        remembers its own; a distributed chief, which does not call it, is told)."""
+        self._search_data = (fit_args, fit_kwargs)
+
+    def run_trial(self, trial: trial_module.Trial, *args: Any, **kwargs: Any):
+        # Before KerasTuner's own callbacks, so the measures are in the logs
+        # it reports to the oracle and checkpoints by.
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), ModelMeasures()]
+        if self.folds == 1:
+            return super().run_trial(trial, *args, **kwargs)
+        return self._cross_validate(trial, *args, **kwargs)
+
+    def _cross_validate(self, trial: trial_module.Trial, x: Any, y: Any, **kwargs: Any):
+        """One model per fold, trained on the other folds and validated on it;
+        the trial's metrics are their mean, epoch by epoch."""
+        kwargs.pop("validation_data", None)
+        callbacks = kwargs.pop("callbacks")
+        x, y = np.asarray(x), np.asarray(y)
+        histories = []
+        for training, held_out in fold_indices(y, self.folds, self.oracle.seed):
+            model = self._try_build(trial.hyperparameters)
+            histories.append(self.hypermodel.fit(
+                trial.hyperparameters, model, x[training], y[training],
+                validation_data=(x[held_out], y[held_out]),
+                callbacks=self._deepcopy_callbacks(callbacks), **kwargs))
+        return mean_history(histories)
+
+    def load_model(self, trial: trial_module.Trial) -> keras.Model:
+        """The trial's model; with `folds` > 1, refitted on all the search's
+        data for the trial's best mean number of epochs."""
+        if self.folds == 1:
+            return super().load_model(trial)
+        if self._search_data is None:
+            raise ValueError("A cross-validated trial's model is refitted on the search's "
+                             "data: run `search` first (or `remember_search_data`).")
+        (x, y, *_), fit_kwargs = self._search_data
+        fit_kwargs = {key: value for key, value in fit_kwargs.items()
+                      if key not in ("validation_data", "callbacks")}
+        fit_kwargs["epochs"] = (trial.best_step or 0) + 1
+        model = self._try_build(trial.hyperparameters)
+        self.hypermodel.fit(trial.hyperparameters, model, x, y, **fit_kwargs)
+        return model
+
+    def recommended_trials(self) -> list[trial_module.Trial]:
+        """Scored trials within the constraints, best first (front by front, for
+        several objectives)."""
+        return recommended_trials(self.oracle, self.constraints)
+
+    def pareto_front(self) -> list[trial_module.Trial]:
+        """The non-dominated trials within the constraints, ordered by the first
+        objective (best first). For one objective, the best trial."""
+        return pareto_front(self.recommended_trials(), objectives_of(self.oracle.objective))
+
+
+@functools.cache
+def evokt_tuner(tuner_class: type[keras_tuner.Tuner]) -> type[keras_tuner.Tuner]:
+    """`tuner_class` as an `EvoktTuner` (itself if it is one already)."""
+    if issubclass(tuner_class, EvoktTuner):
+        return tuner_class
+    return type(f"Evokt{tuner_class.__name__}", (EvoktTuner, tuner_class), {})
