@@ -150,7 +150,7 @@ def web(tmp_path_factory):
     try:
         wait_until_ready(f"http://127.0.0.1:{port}/v2/health/live", 60, process)
         # The first prediction imports TensorFlow and loads the model.
-        assert get(port, "/v1/models/iris:predict", PREDICTION)[0] == 200
+        assert get(port, "/v1/models/iris:predict", PREDICTION, timeout=120)[0] == 200
         yield port
     finally:
         process.terminate()
@@ -184,12 +184,13 @@ def answer(sock: socket.socket) -> tuple[int, dict, bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def get(port: int, path: str, body: bytes | None = None, auth: bool = True) -> tuple[int, dict]:
+def get(port: int, path: str, body: bytes | None = None, auth: bool = True,
+        timeout: float = 10) -> tuple[int, dict]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}", data=body,
         headers={"Authorization": f"Bearer {TOKEN}"} if auth else {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
