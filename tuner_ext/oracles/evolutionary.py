@@ -34,7 +34,12 @@ from tuner_ext.oracles import mutation
 from tuner_ext.oracles import space as space_lib
 from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
 from tuner_ext.oracles.space import Values
+from tuner_ext.oracles.pareto import objective_vector
+from tuner_ext.oracles.pareto import objectives_of
+from tuner_ext.oracles.pareto import trial_fronts
+from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.trials import has_score
+from tuner_ext.oracles.trials import is_feasible
 
 TrialStatus = trial_module.TrialStatus
 
@@ -82,6 +87,15 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             worker. Defaults to None (never).
         clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
             pacing of IDLE answers. Defaults to the system clock.
+        constraints: Optional upper bounds on metrics, such as
+            `{"params": 50000}`: a trial over them (or without the metric) is
+            recorded but never a parent and never recommended. Defaults to
+            None.
+
+    With several objectives, trials are compared by Pareto dominance (see
+    `tuner_ext.oracles.pareto`), never by KerasTuner's sum of them, and
+    `get_best_trials` returns the Pareto fronts in turn, each ordered by the
+    first objective.
     """
 
     def __init__(
@@ -98,6 +112,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         max_consecutive_failed_trials: int = 3,
         trial_timeout: float | None = None,
         clock: Clock | None = None,
+        constraints: Constraints = None,
     ):
         compat.install()
         if max_trials is not None and max_trials < 1:
@@ -126,6 +141,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             raise ValueError(f"`trial_timeout` must be positive, got {trial_timeout}.")
         self.trial_timeout = trial_timeout
         self.clock = clock or SYSTEM_CLOCK
+        self.constraints = dict(constraints or {})
         # trial_id -> wall-clock time it was last handed to a worker.
         self._handed_out: dict[str, float] = {}
         # tuner_id -> IDLE answers in a row; pacing only, not state.
@@ -175,13 +191,38 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             scale=self.mutation_scale * (1 + strength),
         )
 
-    def completed_trials(self) -> list[trial_module.Trial]:
-        """Trials that ended `COMPLETED` with a finite score, oldest first.
+    @property
+    def objectives(self) -> list[keras_tuner.Objective]:
+        """The single objectives the search optimises (several for a Pareto search)."""
+        return objectives_of(self.objective)
 
-        Failed and invalid trials are left out: they never become parents.
+    def completed_trials(self) -> list[trial_module.Trial]:
+        """Trials that ended `COMPLETED` with a finite score within the
+        constraints, oldest first.
+
+        Failed, invalid and infeasible trials are left out: they never become
+        parents.
         """
         return [self.trials[trial_id] for trial_id in self.end_order
-                if has_score(self.trials[trial_id])]
+                if has_score(self.trials[trial_id])
+                and is_feasible(self.trials[trial_id], self.constraints)
+                and (len(self.objectives) == 1
+                     or objective_vector(self.trials[trial_id], self.objectives) is not None)]
+
+    def get_best_trials(self, num_trials: int = 1) -> list[trial_module.Trial]:
+        """The best trials within the constraints; with several objectives, the
+        Pareto fronts in turn, each ordered by the first objective. As in
+        KerasTuner, other trials fill the list when too few qualify."""
+        if len(self.objectives) == 1:
+            ranked = [trial for trial in super().get_best_trials(len(self.trials))
+                      if trial.status != TrialStatus.COMPLETED
+                      or is_feasible(trial, self.constraints)]
+        else:
+            ranked = [trial for front in trial_fronts(self.completed_trials(), self.objectives)
+                      for trial in front]
+            listed = {trial.trial_id for trial in ranked}
+            ranked += [trial for trial in self.trials.values() if trial.trial_id not in listed]
+        return ranked[:num_trials]
 
     def best_of(
         self, trials: Sequence[trial_module.Trial]

@@ -22,6 +22,8 @@ from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
 from tuner_ext.oracles.defaults import default_population_size
 from tuner_ext.oracles.defaults import default_sample_size
 from tuner_ext.oracles.evolutionary import EvolutionaryOracle
+from tuner_ext.oracles.pareto import objective_vector
+from tuner_ext.oracles.pareto import rank_and_crowding
 from tuner_ext.oracles.space import Values
 from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.tuner import EvoktTuner
@@ -74,6 +76,9 @@ class GeneticOracle(EvolutionaryOracle):
             None (never).
         clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
             pacing of IDLE answers. Defaults to the system clock.
+        constraints: Optional upper bounds on metrics (`{"params": 50000}`):
+            a trial over them is never a parent nor recommended. Defaults to
+            None.
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class GeneticOracle(EvolutionaryOracle):
         max_consecutive_failed_trials: int = 3,
         trial_timeout: float | None = None,
         clock: Clock | None = None,
+        constraints: Constraints = None,
     ):
         super().__init__(
             objective=objective,
@@ -107,6 +113,7 @@ class GeneticOracle(EvolutionaryOracle):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
             clock=clock,
+            constraints=constraints,
         )
         if population_size is None:
             population_size = default_population_size(max_trials)
@@ -135,7 +142,15 @@ class GeneticOracle(EvolutionaryOracle):
 
     def _tournament(self, population: list, rng: random.Random) -> Values:
         contestants = rng.sample(population, self.sample_size)
-        return self.best_of(contestants).hyperparameters.values
+        if len(self.objectives) == 1:
+            return self.best_of(contestants).hyperparameters.values
+        # NSGA-II's ranking of the population: a lower front first, then the
+        # larger crowding distance (a sparser region of the front).
+        ranking = dict(zip((trial.trial_id for trial in population), rank_and_crowding(
+            [objective_vector(trial, self.objectives) for trial in population]), strict=True))
+        winner = min(contestants, key=lambda trial: (ranking[trial.trial_id][0],
+                                                     -ranking[trial.trial_id][1]))
+        return winner.hyperparameters.values
 
     def breed(self, rng: random.Random, strength: int) -> Values | None:
         population = self.population()
@@ -225,6 +240,7 @@ class GeneticSearch(EvoktTuner):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
+            constraints=constraints,
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, constraints=constraints,
                          folds=folds, **kwargs)

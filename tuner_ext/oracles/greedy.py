@@ -18,6 +18,7 @@ from tuner_ext.clock import Clock
 from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
 from tuner_ext.oracles.defaults import default_random_starts
 from tuner_ext.oracles.evolutionary import EvolutionaryOracle
+from tuner_ext.oracles.pareto import trial_fronts
 from tuner_ext.oracles.space import Values
 from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.tuner import EvoktTuner
@@ -54,6 +55,9 @@ class GreedyOracle(EvolutionaryOracle):
             None (never).
         clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
             pacing of IDLE answers. Defaults to the system clock.
+        constraints: Optional upper bounds on metrics (`{"params": 50000}`):
+            a trial over them is never a parent nor recommended. Defaults to
+            None.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class GreedyOracle(EvolutionaryOracle):
         max_consecutive_failed_trials: int = 3,
         trial_timeout: float | None = None,
         clock: Clock | None = None,
+        constraints: Constraints = None,
     ):
         super().__init__(
             objective=objective,
@@ -86,6 +91,7 @@ class GreedyOracle(EvolutionaryOracle):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
             clock=clock,
+            constraints=constraints,
         )
         if random_starts is None:
             random_starts = default_random_starts(max_trials)
@@ -104,7 +110,10 @@ class GreedyOracle(EvolutionaryOracle):
         completed = self.completed_trials()
         if len(completed) < self.random_starts:
             return None
-        best = self.best_of(completed).hyperparameters.values
+        if len(self.objectives) == 1:
+            best = self.best_of(completed).hyperparameters.values
+        else:  # climbs from any point of the Pareto front
+            best = rng.choice(trial_fronts(completed, self.objectives)[0]).hyperparameters.values
         return self.mutate(
             best, rng, strength, num_mutations=rng.randint(1, self.max_mutations)
         )
@@ -179,6 +188,7 @@ class GreedySearch(EvoktTuner):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
+            constraints=constraints,
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, constraints=constraints,
                          folds=folds, **kwargs)
