@@ -83,6 +83,10 @@ SCHEMAS: dict[str, Any] = {
             "oracle_options": {"type": "object"},
             "workers": {"type": "integer", "minimum": 1, "maximum": 64,
                         "description": "Trials trained at once, in local worker processes"},
+            "max_epochs_budget": {
+                "type": "integer", "minimum": 1, "maximum": 10_000_000,
+                "description": "genetic-hyperband: training epochs of all trials together "
+                               "(default max_trials x epochs)"},
         },
         required=False,
         additionalProperties=False,

@@ -42,7 +42,7 @@ blueprint = Blueprint("searches", __name__, url_prefix="/v1/searches")
 
 SEARCH_FIELDS = {
     "dataset", "hypermodel", "oracle", "max_trials", "epochs", "objective", "seed",
-    "batch_size", "model_name", "oracle_options", "workers",
+    "batch_size", "model_name", "oracle_options", "workers", "max_epochs_budget",
 }
 # Seconds between two keep-alive comments on an idle event stream.
 KEEP_ALIVE_SECONDS = 15.0

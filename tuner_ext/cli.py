@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 
 from hypermodels.auto import HYPERMODELS
 from tuner_ext.messages import error_summary
+from tuner_ext.registry import EPOCH_BUDGETED
 from tuner_ext.registry import STRATEGIES
 from tuner_ext.spec import SearchSpec
 from tuner_ext.spec import SpecError
@@ -90,7 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--max-trials", type=int, default=10, metavar="N", help="trials to run")
     model.add_argument(
         "--epochs", type=int, default=5, metavar="E",
-        help="training epochs per trial (hyperband: at most)",
+        help="training epochs per trial (hyperband, genetic-hyperband: at most)",
+    )
+    model.add_argument(
+        "--max-epochs-budget", type=int, metavar="E",
+        help="genetic-hyperband: training epochs of all trials together, a promoted "
+        "trial counting only the epochs it adds (default: --max-trials x --epochs)",
     )
     model.add_argument("--batch-size", type=int, default=32, metavar="B", help="training batch size")
     model.add_argument(
@@ -114,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--initial-hps",
         metavar="FILE",
-        help=f"JSON list of configurations to evaluate first (genetic, greedy), or "
+        help=f"JSON list of configurations to evaluate first (genetic, greedy, "
+        f"genetic-hyperband), or "
         f"{SEED_CNN} for the seed document's two CNNs",
     )
     cluster = search.add_argument_group("parallel and distributed search")
@@ -135,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument(
         "--trial-timeout", type=float, metavar="SECONDS",
         help="hand a trial to another worker when its worker has not ended it in this "
-        "time (genetic and greedy); a local worker that dies is replaced at once",
+        "time (genetic, greedy, genetic-hyperband); a local worker that dies is "
+        "replaced at once",
     )
     files = search.add_argument_group("files")
     files.add_argument(
@@ -266,6 +274,7 @@ def spec_from_args(args: argparse.Namespace) -> SearchSpec:
         batch_size=args.batch_size,
         oracle_options=options,
         workers=args.workers or 1,
+        max_epochs_budget=args.max_epochs_budget,
     )
 
 
@@ -364,9 +373,17 @@ def run_summary_command(args: argparse.Namespace) -> int:
         f"{count} {status.lower()}" for status, count in sorted(status_counts(trials).items())
     )
     console = Console()
+    if spec.oracle in EPOCH_BUDGETED:
+        from tuner_ext.genetic_hyperband import epochs_added
+        from tuner_ext.registry import epoch_budget
+
+        trained = sum(epochs_added(trial.hyperparameters.values) for trial in trials)
+        budget = epoch_budget(spec.max_trials, spec.epochs, spec.max_epochs_budget)
+        progress = f"{ended} trials ended ({counts}), {trained} of {budget} epochs handed out"
+    else:
+        progress = f"{ended} of {spec.max_trials} trials ended ({counts})"
     console.print(
-        f"{spec.oracle} search on {spec.dataset or spec.csv or spec.npz}: "
-        f"{ended} of {spec.max_trials} trials ended ({counts})",
+        f"{spec.oracle} search on {spec.dataset or spec.csv or spec.npz}: {progress}",
         highlight=False,
     )
     console.print(results_table(trials, objective.name, objective.direction, top=args.top))

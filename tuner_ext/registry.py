@@ -1,6 +1,6 @@
 """The one list of search strategies: name -> KerasTuner tuner.
 
-The CLI and the service look strategies up here, so all six take the same
+The CLI and the service look strategies up here, so all seven take the same
 hypermodels and the same options, and a new strategy is one entry. Tuner
 classes are imported when first used, so listing the names is cheap.
 """
@@ -57,6 +57,11 @@ STRATEGIES: dict[str, Strategy] = {
             "successive halving of training epochs (KerasTuner)",
         ),
         Strategy("grid", "keras_tuner:GridSearch", "exhaustive grid (KerasTuner)"),
+        Strategy(
+            "genetic-hyperband",
+            "tuner_ext.genetic_hyperband:GeneticHyperband",
+            "successive halving of training epochs, new networks bred by evolution (evokt)",
+        ),
     )
 }
 
@@ -68,6 +73,7 @@ _COMMON_ARGUMENTS = {
     "objective",
     "max_trials",
     "max_epochs",
+    "max_epochs_budget",
     "hyperband_iterations",
     "seed",
     "hyperparameters",
@@ -79,6 +85,19 @@ def tunable_options(strategy: str) -> list[str]:
     """The strategy-specific keyword arguments `create_tuner` accepts."""
     signature = inspect.signature(STRATEGIES[strategy].tuner_class.__init__)
     return [name for name in signature.parameters if name not in _COMMON_ARGUMENTS]
+
+
+# Strategies whose budget is training epochs, not trials.
+EPOCH_BUDGETED = ("genetic-hyperband",)
+
+
+def epoch_budget(max_trials: int, epochs: int, max_epochs_budget: Optional[int]) -> int:
+    """The epochs an epoch-budgeted strategy may train in all.
+
+    `max_epochs_budget` when given, else `max_trials * epochs`: what a strategy
+    that trains every trial in full spends on `max_trials` trials.
+    """
+    return max_trials * epochs if max_epochs_budget is None else max_epochs_budget
 
 
 def create_tuner(
@@ -94,12 +113,16 @@ def create_tuner(
     overwrite: bool,
     options: Optional[dict] = None,
     observer: Optional[SearchObserver] = None,
+    max_epochs_budget: Optional[int] = None,
 ) -> keras_tuner.Tuner:
     """Builds the tuner of a named strategy with evokt's common options.
 
     Every strategy runs `max_trials` trials at most. Hyperband trains its
     trials for up to `epochs` epochs each (fewer for the trials it halts
     early) and is capped at `max_trials` trials like the others.
+    Genetic-hyperband's budget is epochs, not trials: `max_epochs_budget`,
+    by default `max_trials * epochs` (see `epoch_budget`), with trials of up
+    to `epochs` epochs.
 
     Args:
         strategy: One of `STRATEGIES`.
@@ -116,14 +139,22 @@ def create_tuner(
             `bayesian`.
         observer: Optional `SearchObserver` told of every trial's start and
             end.
+        max_epochs_budget: Optional total training epochs, for the
+            strategies in `EPOCH_BUDGETED`.
 
     Raises:
-        ValueError: Unknown strategy, or options the tuner does not take.
+        ValueError: Unknown strategy, options the tuner does not take, or an
+            epoch budget for a strategy that has none.
     """
     if strategy not in STRATEGIES:
         raise ValueError(
             f"Unknown strategy {strategy!r}; choose one of "
             f"{', '.join(STRATEGIES)}."
+        )
+    if max_epochs_budget is not None and strategy not in EPOCH_BUDGETED:
+        raise ValueError(
+            f"Strategy {strategy!r} has no epoch budget; "
+            f"{', '.join(EPOCH_BUDGETED)} has."
         )
     kwargs = dict(
         hypermodel=hypermodel,
@@ -136,6 +167,9 @@ def create_tuner(
     )
     if strategy == "hyperband":
         kwargs.update(max_epochs=epochs, hyperband_iterations=None)
+    elif strategy in EPOCH_BUDGETED:
+        kwargs.update(max_epochs=epochs,
+                      max_epochs_budget=epoch_budget(max_trials, epochs, max_epochs_budget))
     else:
         kwargs.update(max_trials=max_trials)
     tuner_class = STRATEGIES[strategy].tuner_class

@@ -134,6 +134,7 @@ def build_tuner(
             overwrite=False,
             options=spec.oracle_options,
             observer=observer,
+            max_epochs_budget=spec.max_epochs_budget,
         )
     except ValueError as error:
         raise SpecError(f"oracle_options: {error}") from None

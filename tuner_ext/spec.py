@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from hypermodels.auto import HYPERMODELS
+from tuner_ext.registry import EPOCH_BUDGETED
 from tuner_ext.registry import STRATEGIES
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ class SearchSpec:
         hypermodel: "auto" or one of `hypermodels.auto.HYPERMODELS`.
         oracle: One of `tuner_ext.registry.STRATEGIES`.
         max_trials: Number of trials.
-        epochs: Training epochs per trial.
+        epochs: Training epochs per trial (hyperband, genetic-hyperband: at
+            most).
         objective: Metric to optimise (`val_accuracy`, `val_loss`, ...); None
             for the task's default.
         seed: Seed of the split, the oracle and the weights.
@@ -55,6 +57,8 @@ class SearchSpec:
             `population_size`.
         workers: Worker processes training trials at once on this machine;
             1 trains in the search's own process.
+        max_epochs_budget: Training epochs of all trials together, for
+            genetic-hyperband; None for `max_trials * epochs`.
     """
 
     dataset: Optional[str] = None
@@ -71,6 +75,7 @@ class SearchSpec:
     batch_size: int = 32
     oracle_options: dict[str, Any] = field(default_factory=dict)
     workers: int = 1
+    max_epochs_budget: Optional[int] = None
 
     def __post_init__(self) -> None:
         sources = [name for name in ("dataset", "csv", "npz") if getattr(self, name)]
@@ -97,6 +102,19 @@ class SearchSpec:
         _check_int("batch_size", self.batch_size, 1, 65_536)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("workers", self.workers, 1, MAX_WORKERS)
+        if self.max_epochs_budget is not None:
+            _check_int("max_epochs_budget", self.max_epochs_budget, 1,
+                       MAX_TRIALS_LIMIT * MAX_EPOCHS_LIMIT)
+            if self.oracle not in EPOCH_BUDGETED:
+                raise SpecError(
+                    f"max_epochs_budget: only {', '.join(EPOCH_BUDGETED)} has an epoch "
+                    f"budget, not {self.oracle}"
+                )
+            if self.max_epochs_budget < self.epochs:
+                raise SpecError(
+                    f"max_epochs_budget: must be at least epochs ({self.epochs}), one full "
+                    f"training, got {self.max_epochs_budget}"
+                )
         if not isinstance(self.oracle_options, dict):
             raise SpecError("oracle_options: must be an object of tuner arguments")
 
