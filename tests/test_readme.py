@@ -23,7 +23,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_python_examples_run(tmp_path):
     examples = re.findall(r"```python\n(.*?)\n```", readme(), flags=re.S)
-    assert len(examples) == 2
+    assert len(examples) == 3
     for example in examples:
         result = subprocess.run(
             [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
@@ -32,3 +32,4 @@ def test_python_examples_run(tmp_path):
         assert result.returncode == 0, result.stderr[-3000:]
     assert os.path.exists(tmp_path / "runs" / "iris" / "oracle.json")
     assert os.path.exists(tmp_path / "runs" / "custom" / "oracle.json")
+    assert os.path.exists(tmp_path / "runs" / "iris-hyperband" / "oracle.json")

@@ -1,4 +1,4 @@
-"""evokt's KerasTuner extensions: genetic and greedy oracles and tuners.
+"""evokt's KerasTuner extensions: genetic, greedy and genetic-hyperband oracles and tuners.
 
 The names below are imported on first use, so that `evokt --help` and other
 light commands do not pay for importing TensorFlow.
@@ -12,6 +12,8 @@ from typing import Any
 _EXPORTS = {
     "GeneticOracle": "tuner_ext.genetic",
     "GeneticSearch": "tuner_ext.genetic",
+    "GeneticHyperband": "tuner_ext.genetic_hyperband",
+    "GeneticHyperbandOracle": "tuner_ext.genetic_hyperband",
     "GreedyOracle": "tuner_ext.greedy",
     "GreedySearch": "tuner_ext.greedy",
     "STRATEGIES": "tuner_ext.registry",
