@@ -200,6 +200,17 @@ def test_two_workers_never_wait_for_a_round_and_stop_when_the_budget_is_spent(pr
     assert sum(t.hyperparameters.values[ROUND] > 0 for t in oracle.trials.values()) >= 3
 
 
+def test_a_lost_trial_goes_to_the_next_worker_without_being_charged_again(project_dir):
+    oracle = make_oracle(project_dir)
+    lost = oracle.create_trial("w0")
+    used = oracle.epochs_used
+    oracle.release_tuner("w0")  # its worker died
+    again = oracle.create_trial("w1")
+    assert again.trial_id == lost.trial_id and oracle.epochs_used == used
+    finish(oracle, again)
+    assert oracle.create_trial("w1").trial_id != lost.trial_id
+
+
 def test_a_finite_space_is_exhausted_then_its_best_networks_trained_further(project_dir):
     space = keras_tuner.HyperParameters()
     space.Choice("width", [8, 16, 32])
