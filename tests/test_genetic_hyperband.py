@@ -106,12 +106,16 @@ def test_every_promotion_continues_a_completed_parent_one_rung_down_once(project
         assert network(values) == network(parent.hyperparameters.values)
 
 
-def test_the_epochs_handed_out_never_exceed_the_budget_and_use_it_up(project_dir):
-    oracle = make_oracle(project_dir, max_epochs_budget=100)
+@pytest.mark.parametrize("max_epochs, factor, costs", [
+    (9, 3, {1, 2, 6}),  # rungs 1, 3, 9: a promotion costs only the epochs it adds
+    (5, 2, {1, 2}),  # rungs 2, 3, 5: a promotion can cost less than a new network
+])
+def test_the_epochs_handed_out_never_exceed_the_budget_and_use_it_up(
+        project_dir, max_epochs, factor, costs):
+    oracle = make_oracle(project_dir, max_epochs=max_epochs, factor=factor, max_epochs_budget=100)
     trials = run_to_the_end(oracle)
     spent = sum(epochs_added(trial.hyperparameters.values) for trial in trials)
-    # A promotion costs only the epochs it adds: 2 for 1 -> 3, 6 for 3 -> 9.
-    assert {epochs_added(t.hyperparameters.values) for t in trials} == {1, 2, 6}
+    assert {epochs_added(t.hyperparameters.values) for t in trials} == costs
     assert spent == oracle.epochs_used <= 100
     assert 100 - spent < oracle.rung_epochs[0]
 

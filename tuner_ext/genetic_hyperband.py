@@ -183,11 +183,15 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
             raise ValueError(f"`crossover_prob` must be in [0, 1], got {crossover_prob}.")
         if not 0.0 <= random_fraction < 1.0:
             raise ValueError(f"`random_fraction` must be in [0, 1), got {random_fraction}.")
+        # The cheapest trial: a new network, or a promotion (rounding can make
+        # one cheaper than a new network: rungs of 2, 3 and 5 epochs).
+        cheapest = min([epochs_of_rungs[0]] + [
+            higher - lower for lower, higher in zip(epochs_of_rungs, epochs_of_rungs[1:])])
         super().__init__(
             objective=objective,
-            # The most trials the budget can pay for (all in the lowest rung);
-            # the budget, not this, ends the search.
-            max_trials=max_epochs_budget // epochs_of_rungs[0],
+            # The most trials the budget can pay for; the budget, not this,
+            # ends the search.
+            max_trials=max_epochs_budget // cheapest,
             mutation_scale=mutation_scale,
             initial_hps=initial_hps,
             seed=seed,
