@@ -301,17 +301,19 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
             set; `{"status": "STOPPED"}` when the budget cannot pay for any
             trial, or nothing is left to try or promote.
         """
+        stopped = {"status": TrialStatus.STOPPED, "values": None}
         promotion = self._promotion(quota_share=self.factor)
-        if promotion is None and self.rung_epochs[0] <= self.epochs_left:
+        if promotion is None:
+            if self.rung_epochs[0] > self.epochs_left:
+                return stopped
             values = self._new_values(trial_id)
             if values is not None:
                 return self._start(trial_id, values, rung=0, parent=None)
-        if promotion is None:
             # Nothing new to try (a finite space, exhausted): spend the rest
             # of the budget training the best networks further.
             promotion = self._promotion(quota_share=None)
         if promotion is None:
-            return {"status": TrialStatus.STOPPED, "values": None}
+            return stopped
         parent, rung = promotion
         values = {key: value for key, value in parent.hyperparameters.values.items()
                   if key not in _PROTOCOL_KEYS}
