@@ -88,6 +88,24 @@ def test_a_trial_is_promoted_as_soon_as_it_is_in_the_top_third_of_its_rung(proje
     assert network(promoted) == network(best.hyperparameters.values)
 
 
+@pytest.mark.parametrize("max_epochs, factor", [(9, 3), (5, 2)])
+def test_every_promotion_is_in_the_top_share_of_its_rung_when_it_is_made(
+        project_dir, max_epochs, factor):
+    oracle = make_oracle(project_dir, max_epochs=max_epochs, factor=factor, max_epochs_budget=100)
+    promotions = 0
+    while (trial := oracle.create_trial("tuner0")).status == "RUNNING":
+        parent_id = trial.hyperparameters.values.get(PARENT_TRIAL)
+        if parent_id is not None:
+            rung = trial.hyperparameters.values[ROUND] - 1
+            peers = sorted((t.score for t in oracle.trials.values()
+                            if t.status == "COMPLETED" and t.hyperparameters.values[ROUND] == rung),
+                           reverse=True)
+            assert peers.index(oracle.trials[parent_id].score) < len(peers) // factor
+            promotions += 1
+        finish(oracle, trial)
+    assert promotions > 10
+
+
 def test_every_promotion_continues_a_completed_parent_one_rung_down_once(project_dir):
     oracle = make_oracle(project_dir)
     trials = {trial.trial_id: trial for trial in run_to_the_end(oracle)}
