@@ -32,9 +32,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hypermodels.data import load_builtin  # noqa: E402
 from service.layout import DataLayout  # noqa: E402
-from service.versions import register_model  # noqa: E402
 from service.serve import wait_until_ready  # noqa: E402
 from service.store import JobStore  # noqa: E402
+from service.versions import register_model  # noqa: E402
 from tuner_ext.search.distributed import free_port  # noqa: E402
 from tuner_ext.search.layout import MODEL_FILE  # noqa: E402
 from tuner_ext.search.pipeline import run_search  # noqa: E402
@@ -47,7 +47,7 @@ def prepare_model(data_dir: str) -> str:
     """A real search's best model, registered as `bench` version 1; returns its path."""
     layout = DataLayout(data_dir)
     store = JobStore(data_dir)
-    outcome = run_search(
+    run_search(
         SearchSpec(dataset="iris", hypermodel="mlp", max_trials=1, epochs=2),
         os.path.join(data_dir, "bench-search"),
         layout.export_dir("bench"),

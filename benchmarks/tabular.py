@@ -184,11 +184,13 @@ def _run_job(job: tuple) -> dict[str, Any]:
     return run_once(*job)
 
 
-def run_many(jobs: list[tuple], processes: int) -> list[dict[str, Any]]:
+def run_many(jobs: list[tuple], processes: int,
+             run_job: Callable[[tuple], dict[str, Any]] = _run_job) -> list[dict[str, Any]]:
+    """`run_job` on every job, in `processes` processes."""
     if processes <= 1:
-        return [_run_job(job) for job in jobs]
+        return [run_job(job) for job in jobs]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        return pool.map(_run_job, jobs, chunksize=1)
+        return pool.map(run_job, jobs, chunksize=1)
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:

@@ -104,6 +104,10 @@ SCHEMAS: dict[str, Any] = {
             "oracle_options": {"type": "object"},
             "workers": {"type": "integer", "minimum": 1, "maximum": 64,
                         "description": "Trials trained at once, in local worker processes"},
+            "max_epochs_budget": {
+                "type": "integer", "minimum": 1, "maximum": 10_000_000,
+                "description": "genetic-hyperband: training epochs of all trials together "
+                               "(default max_trials x epochs)"},
         },
         required=False,
         additionalProperties=False,
@@ -125,6 +129,7 @@ SCHEMAS: dict[str, Any] = {
         "max_params": {"type": ["integer", "null"]},
         "max_latency_ms": NULLABLE_NUMBER,
         "folds": {"type": "integer"},
+        "max_epochs_budget": {"type": ["integer", "null"]},
         "best_score": NULLABLE_NUMBER,
         "best_trial": NULLABLE_STRING,
         "best_hyperparameters": {"type": ["object", "null"]},

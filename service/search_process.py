@@ -93,7 +93,7 @@ def run(data_dir: str, search_id: str) -> int:
     os.makedirs(os.path.dirname(project_dir), exist_ok=True)
     try:
         spec = SearchSpec.from_dict(record["spec"])
-        outcome = run_search(
+        run_search(
             None if resume else spec,
             project_dir,
             layout.export_dir(search_id),

@@ -39,8 +39,8 @@ from service.validation import json_body
 from service.versions import read_export
 from service.versions import register_model
 from tuner_ext.oracles.pareto import non_dominated_fronts
-from tuner_ext.search.layout import FRONT_DIR
 from tuner_ext.search.errors import SpecError
+from tuner_ext.search.layout import FRONT_DIR
 from tuner_ext.search.spec import SearchSpec
 
 blueprint = Blueprint("searches", __name__, url_prefix="/v1/searches")
@@ -48,7 +48,7 @@ blueprint = Blueprint("searches", __name__, url_prefix="/v1/searches")
 SEARCH_FIELDS = {
     "dataset", "hypermodel", "oracle", "max_trials", "epochs", "objective", "seed",
     "batch_size", "model_name", "oracle_options", "workers", "max_params", "max_latency_ms",
-    "folds", "pick",
+    "max_epochs_budget", "folds", "pick",
 }
 # Seconds between two keep-alive comments on an idle event stream.
 KEEP_ALIVE_SECONDS = 15.0
@@ -89,6 +89,7 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
         "max_params": spec.get("max_params"),
         "max_latency_ms": spec.get("max_latency_ms"),
         "folds": spec.get("folds", 1),
+        "max_epochs_budget": spec.get("max_epochs_budget"),
         "best_score": record["best_score"],
         "best_trial": record["best_trial"],
         "best_hyperparameters": record["best_hyperparameters"],

@@ -19,6 +19,9 @@ def test_quick_benchmarks_run_every_harness_and_print_their_tables():
         assert re.search(rf"nb201-cifar10\s+{oracle}\s+\d+\s+30|nb201-cifar10\s+{oracle}\s+1\s+12", out)
         assert re.search(rf"hpolib-naval\s+{oracle}\s+", out)
     assert re.search(r"mlp\s+genetic\s+1\s+", out) and re.search(r"mlp\s+hyperband\s+1\s+", out)
+    assert re.search(r"mlp\s+genetic-hyperband\s+1\s+", out)
+    for method in ("genetic-hyperband", "hyperband", "dehb"):
+        assert re.search(rf"mfh3\s+{method}\s+2\s+500\s+\d", out)
     assert re.search(r"genetic\s+50\s+\d+\.\d+", out)
     # Neither evokt oracle proposes a configuration twice.
     for line in out.splitlines():

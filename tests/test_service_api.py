@@ -301,6 +301,16 @@ def test_a_search_is_queued_pending_with_its_location(client):
     assert trials.json == {"trials": []}
 
 
+def test_a_genetic_hyperband_search_keeps_its_epoch_budget(app, client):
+    response = post_search(client, dataset="iris", oracle="genetic-hyperband", epochs=9,
+                           max_epochs_budget=90)
+    assert response.status_code == 202, response.json
+    conforms(response, "/v1/searches", "post")
+    [record] = app.extensions["evokt.store"].searches()
+    assert record["spec"]["oracle"] == "genetic-hyperband"
+    assert record["spec"]["max_epochs_budget"] == 90
+
+
 def test_a_search_on_an_uploaded_dataset_uses_its_file_and_target(client, tmp_path):
     dataset = upload_iris(client, tmp_path).json
     search = post_search(client, dataset=dataset["id"]).json
@@ -325,6 +335,9 @@ def test_a_search_on_an_uploaded_dataset_uses_its_file_and_target(client, tmp_pa
          "oracle_options: random takes no option population_size"),
         ({"dataset": "iris", "oracle_options": []}, "oracle_options: must be an object"),
         ({"dataset": "iris", "priority": 1}, "priority: unknown field"),
+        ({"dataset": "iris", "max_epochs_budget": 50}, "max_epochs_budget: only genetic-hyperband"),
+        ({"dataset": "iris", "oracle": "genetic-hyperband", "epochs": 9, "max_epochs_budget": 8},
+         "max_epochs_budget: must be at least epochs (9)"),
     ],
 )
 def test_bad_search_requests_get_400_naming_the_field(app, client, body, message):

@@ -24,11 +24,11 @@ from service_helpers import wait_for_record
 
 from service.app import create_app
 from service.layout import DataLayout
-from service.versions import register_model
 from service.serve import ServeOptions
 from service.serve import gunicorn_command
 from service.serve import wait_until_ready
 from service.store import JobStore
+from service.versions import register_model
 from tuner_ext.search.distributed import free_port
 from tuner_ext.search.spec import SearchSpec
 

@@ -124,7 +124,7 @@ def test_every_declared_option_is_a_keyword_the_tuner_takes():
 def test_the_readme_shows_each_evokt_oracles_options_as_declared():
     with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")) as file:
         readme = file.read()
-    for strategy in ("genetic", "greedy"):
+    for strategy in ("genetic", "greedy", "genetic-hyperband"):
         assert options_table(strategy) in readme, strategy
 
 

@@ -1,5 +1,6 @@
-"""evokt's KerasTuner extensions: the library (`tuner_ext.oracles`) and the
-application behind `evokt search` (`tuner_ext.search`).
+"""evokt's KerasTuner extensions: the library (`tuner_ext.oracles`: genetic, greedy and
+genetic-hyperband oracles and tuners) and the application behind `evokt search`
+(`tuner_ext.search`).
 
 The names below are imported on first use, so that `evokt --help` and other
 light commands do not pay for importing TensorFlow.
@@ -13,6 +14,8 @@ from typing import Any
 _EXPORTS = {
     "GeneticOracle": "tuner_ext.oracles.genetic",
     "GeneticSearch": "tuner_ext.oracles.genetic",
+    "GeneticHyperband": "tuner_ext.oracles.genetic_hyperband",
+    "GeneticHyperbandOracle": "tuner_ext.oracles.genetic_hyperband",
     "GreedyOracle": "tuner_ext.oracles.greedy",
     "GreedySearch": "tuner_ext.oracles.greedy",
     "STRATEGIES": "tuner_ext.search.strategies",

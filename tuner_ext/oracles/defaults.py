@@ -47,3 +47,7 @@ def default_random_starts(max_trials: int | None) -> int:
     if max_trials is None:
         return 10
     return max(2, min(10, max_trials // 10))
+
+
+# Genetic-hyperband's population: recent completed trials of a rung that breed.
+GENETIC_HYPERBAND_POPULATION = 10

@@ -33,10 +33,10 @@ from tuner_ext.clock import Clock
 from tuner_ext.oracles import mutation
 from tuner_ext.oracles import space as space_lib
 from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
-from tuner_ext.oracles.space import Values
 from tuner_ext.oracles.pareto import objective_vector
 from tuner_ext.oracles.pareto import objectives_of
 from tuner_ext.oracles.pareto import trial_fronts
+from tuner_ext.oracles.space import Values
 from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.trials import has_score
 from tuner_ext.oracles.trials import is_feasible

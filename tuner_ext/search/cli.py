@@ -29,6 +29,7 @@ from tuner_ext.search.errors import SearchFailedError
 from tuner_ext.search.layout import BEST_FILE
 from tuner_ext.search.spec import SearchSpec
 from tuner_ext.search.spec import prepare_project
+from tuner_ext.search.strategies import EPOCH_BUDGETED
 from tuner_ext.search.strategies import STRATEGIES
 
 EXIT_FAILED = 1
@@ -97,7 +98,8 @@ def add_search_parser(commands: argparse._SubParsersAction) -> None:
     cluster.add_argument(
         "--trial-timeout", type=float, metavar="SECONDS",
         help="hand a trial to another worker when its worker has not ended it in this "
-        "time (genetic and greedy); a local worker that dies is replaced at once",
+        "time (genetic, greedy, genetic-hyperband); a local worker that dies is "
+        "replaced at once",
     )
     files = search.add_argument_group("files")
     files.add_argument(
@@ -148,7 +150,12 @@ def _add_strategy_arguments(model: argparse._ArgumentGroup) -> None:
     model.add_argument("--max-trials", type=int, default=10, metavar="N", help="trials to run")
     model.add_argument(
         "--epochs", type=int, default=5, metavar="E",
-        help="training epochs per trial (hyperband: at most)",
+        help="training epochs per trial (hyperband, genetic-hyperband: at most)",
+    )
+    model.add_argument(
+        "--max-epochs-budget", type=int, metavar="E",
+        help="genetic-hyperband: training epochs of all trials together, a promoted "
+        "trial counting only the epochs it adds (default: --max-trials x --epochs)",
     )
     model.add_argument("--batch-size", type=int, default=32, metavar="B",
                        help="training batch size")
@@ -195,7 +202,8 @@ def _add_strategy_arguments(model: argparse._ArgumentGroup) -> None:
     model.add_argument(
         "--initial-hps",
         metavar="FILE",
-        help=f"JSON list of configurations to evaluate first (genetic, greedy), or "
+        help=f"JSON list of configurations to evaluate first (genetic, greedy, "
+        "genetic-hyperband), or "
         f"{SEED_CNN} for two hand-designed CNNs (32/64 filters and dense 128, and its "
         "wider variant 64/128 and dense 256)",
     )
@@ -297,6 +305,7 @@ def spec_from_args(args: argparse.Namespace) -> SearchSpec:
         workers=args.workers or 1,
         max_params=args.max_params,
         max_latency_ms=args.max_latency_ms,
+        max_epochs_budget=args.max_epochs_budget,
         folds=args.folds,
         pick=args.pick,
     )
@@ -405,10 +414,18 @@ def run_summary_command(args: argparse.Namespace) -> int:
     counts = status_counts(trials)
     ended = sum(count for status, count in counts.items() if status != "RUNNING")
     listed = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
+    if spec.oracle in EPOCH_BUDGETED:
+        from tuner_ext.oracles.genetic_hyperband import epochs_added
+        from tuner_ext.search.strategies import epoch_budget
+
+        trained = sum(epochs_added(trial.hyperparameters.values) for trial in trials)
+        budget = epoch_budget(spec.max_trials, spec.epochs, spec.max_epochs_budget)
+        progress = f"{ended} trials ended ({listed}), {trained} of {budget} epochs handed out"
+    else:
+        progress = f"{ended} of {spec.max_trials} trials ended ({listed})"
     console = Console()
     console.print(
-        f"{spec.oracle} search on {spec.dataset or spec.csv or spec.npz}: "
-        f"{ended} of {spec.max_trials} trials ended ({listed})",
+        f"{spec.oracle} search on {spec.dataset or spec.csv or spec.npz}: {progress}",
         highlight=False,
     )
     console.print(results_table(trials, objectives, top=args.top, constraints=spec.constraints))

@@ -135,6 +135,7 @@ def build_tuner(
             options=spec.oracle_options,
             constraints=spec.constraints,
             folds=spec.folds,
+            max_epochs_budget=spec.max_epochs_budget,
             observer=observer,
         )
     except ValueError as error:

@@ -66,20 +66,32 @@ class ProgressDisplay(SearchObserver):
         first = objectives_of(oracle.objective)[0]
         return f"best {first.name} {objective_value(best, first):.4f}"
 
+    @staticmethod
+    def _budget(oracle: keras_tuner.Oracle) -> tuple[int, int, str]:
+        """What the search has used of its budget, the budget, and a label:
+        epochs for an oracle budgeted in epochs (genetic-hyperband), else trials."""
+        epoch_budget = getattr(oracle, "max_epochs_budget", None)
+        if epoch_budget is None:
+            done = len(oracle.end_order)
+            return done, oracle.max_trials, f"{done} of {oracle.max_trials}"
+        return oracle.epochs_used, epoch_budget, f"{oracle.epochs_used} of {epoch_budget} epochs"
+
     def trial_started(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
-        done = len(oracle.end_order)
+        used, total, label = self._budget(oracle)
+        if getattr(oracle, "max_epochs_budget", None) is None:
+            label = f"trial {used + 1} of {total}"
         self._progress.update(
             self._task,
-            total=oracle.max_trials,
-            completed=done,
-            description=f"trial {done + 1} of {oracle.max_trials}",
+            total=total,
+            completed=used,
+            description=label,
             best=self._best_label(oracle),
         )
 
     def trial_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
-        done = len(oracle.end_order)
+        used, _, label = self._budget(oracle)
         best = self._best_label(oracle)
-        self._progress.update(self._task, completed=done, best=best)
+        self._progress.update(self._task, completed=used, best=best)
         if not self.console.is_terminal:
             first = objectives_of(oracle.objective)[0]
             score = (
@@ -89,7 +101,7 @@ class ProgressDisplay(SearchObserver):
             )
             elapsed = time.monotonic() - self._started
             self.console.print(
-                f"trial {trial.trial_id} ({done} of {oracle.max_trials}) {score}; "
+                f"trial {trial.trial_id} ({label}) {score}; "
                 f"{best}; {elapsed:.0f}s elapsed",
                 highlight=False,
             )

@@ -26,6 +26,7 @@ from hypermodels.tasks import reported_metrics
 from tuner_ext.oracles.defaults import MEASURED_METRICS
 from tuner_ext.search.errors import SpecError
 from tuner_ext.search.layout import SPEC_FILE
+from tuner_ext.search.strategies import EPOCH_BUDGETED
 from tuner_ext.search.strategies import check_options
 from tuner_ext.search.strategies import check_strategy
 
@@ -36,7 +37,7 @@ MAX_TRIALS_LIMIT = 10_000
 MAX_FOLDS = 10
 # Strategies whose trials train for varying epochs from checkpoints, which
 # cross-validation does not combine with.
-EPOCH_BUDGET_STRATEGIES = ("hyperband",)
+EPOCH_BUDGET_STRATEGIES = ("hyperband", *EPOCH_BUDGETED)
 MAX_EPOCHS_LIMIT = 1_000
 MAX_WORKERS = 64
 
@@ -55,7 +56,8 @@ class SearchSpec:
         hypermodel: "auto" or one of `hypermodels.auto.HYPERMODELS`.
         oracle: One of `tuner_ext.search.strategies.STRATEGIES`.
         max_trials: Number of trials.
-        epochs: Training epochs per trial.
+        epochs: Training epochs per trial (hyperband, genetic-hyperband: at
+            most).
         objective: Metric to optimise (`val_accuracy`, `val_loss`, ...), or a
             list of them for a multi-objective search; each name may end in
             `:min` or `:max` (needed for no metric evokt knows). Besides the
@@ -70,6 +72,8 @@ class SearchSpec:
         max_params: Optional constraint: trials with more parameters are
             recorded but never bred from nor recommended.
         max_latency_ms: Optional constraint on `latency_ms`, likewise.
+        max_epochs_budget: Training epochs of all trials together, for
+            genetic-hyperband; None for `max_trials * epochs`.
         folds: 1 to score trials on a held-out fifth of the data; K (2 to
             10) to score them by K-fold cross-validation on all of it, the
             exported model then refitted on all of it (for small data).
@@ -98,6 +102,7 @@ class SearchSpec:
     workers: int = 1
     max_params: int | None = None
     max_latency_ms: float | None = None
+    max_epochs_budget: int | None = None
     folds: int = 1
     pick: str | None = None
 
@@ -135,6 +140,19 @@ class SearchSpec:
             and 0 < self.max_latency_ms <= 1e6
         ):
             raise SpecError(f"max_latency_ms: must be a number above 0, got {self.max_latency_ms!r}")
+        if self.max_epochs_budget is not None:
+            _check_int("max_epochs_budget", self.max_epochs_budget, 1,
+                       MAX_TRIALS_LIMIT * MAX_EPOCHS_LIMIT)
+            if self.oracle not in EPOCH_BUDGETED:
+                raise SpecError(
+                    f"max_epochs_budget: only {', '.join(EPOCH_BUDGETED)} has an epoch "
+                    f"budget, not {self.oracle}"
+                )
+            if self.max_epochs_budget < self.epochs:
+                raise SpecError(
+                    f"max_epochs_budget: must be at least epochs ({self.epochs}), one full "
+                    f"training, got {self.max_epochs_budget}"
+                )
         _check_int("folds", self.folds, 1, MAX_FOLDS)
         if self.folds > 1 and self.oracle in EPOCH_BUDGET_STRATEGIES:
             raise SpecError(f"folds: {self.oracle} trains trials for varying epochs and resumes "

@@ -1,6 +1,6 @@
 """The one list of search strategies: name -> KerasTuner tuner, and its options.
 
-The CLI, the service and the worker look strategies up here, so all six take
+The CLI, the service and the worker look strategies up here, so all seven take
 the same hypermodels, and each strategy's options are declared once, with
 their type, range, default and meaning: `check_options` validates a search's
 `oracle_options` against them (`evokt search --option`, the service's
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
+from tuner_ext.oracles.defaults import GENETIC_HYPERBAND_POPULATION
 from tuner_ext.oracles.defaults import default_population_size
 from tuner_ext.search.errors import SpecError
 
@@ -122,14 +123,19 @@ _EVOLUTION_OPTIONS = (
 )
 
 
-def _check_tournament(options: dict[str, Any], max_trials: int) -> None:
-    population = options.get("population_size", default_population_size(max_trials))
-    sample = options.get("sample_size")
-    if sample is not None and sample > population:
-        raise SpecError(
-            f"oracle_options.sample_size: must be at most population_size ({population}), "
-            f"got {sample}"
-        )
+def _tournament_check(default_population: Callable[[int], int]) -> Callable:
+    """A check that `sample_size` is at most the population (given or default)."""
+
+    def check(options: dict[str, Any], max_trials: int) -> None:
+        population = options.get("population_size", default_population(max_trials))
+        sample = options.get("sample_size")
+        if sample is not None and sample > population:
+            raise SpecError(
+                f"oracle_options.sample_size: must be at most population_size ({population}), "
+                f"got {sample}"
+            )
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,7 @@ STRATEGIES: dict[str, Strategy] = {
                        "mutating", minimum=0, maximum=1),
                 *_EVOLUTION_OPTIONS,
             ),
-            check_together=_check_tournament,
+            check_together=_tournament_check(default_population_size),
         ),
         Strategy(
             "greedy", "tuner_ext.oracles.greedy:GreedySearch",
@@ -218,8 +224,44 @@ STRATEGIES: dict[str, Strategy] = {
             ),
         ),
         Strategy("grid", "keras_tuner:GridSearch", "exhaustive grid (KerasTuner)"),
+        Strategy(
+            "genetic-hyperband",
+            "tuner_ext.oracles.genetic_hyperband:GeneticHyperband",
+            "successive halving of training epochs, new networks bred by evolution (evokt)",
+            options=(
+                Option("factor", "int", "3", "ratio of two rungs' epochs, and the inverse of the "
+                       "share of a rung promoted", minimum=2, maximum=100),
+                Option("min_epochs", "int", "1", "the fewest epochs of the lowest rung",
+                       minimum=1, maximum=1000),
+                Option("population_size", "int", "10", "recent completed trials of a rung that "
+                       "breed new networks (the highest rung with that many)",
+                       minimum=2, maximum=MAX_COUNT),
+                Option("sample_size", "int", "three quarters of `population_size`, at least 2",
+                       "tournament size, at most `population_size`", minimum=1,
+                       maximum=MAX_COUNT),
+                Option("crossover_prob", "float", "0.5",
+                       "probability of crossing the winner with a second winner before "
+                       "mutating", minimum=0, maximum=1),
+                Option("random_fraction", "float", "0.2", "share of new networks drawn at "
+                       "random once evolution has started", minimum=0, maximum=0.99),
+                *_EVOLUTION_OPTIONS,
+            ),
+            check_together=_tournament_check(lambda _: GENETIC_HYPERBAND_POPULATION),
+        ),
     )
 }
+
+# Strategies whose budget is training epochs, not trials.
+EPOCH_BUDGETED = ("genetic-hyperband",)
+
+
+def epoch_budget(max_trials: int, epochs: int, max_epochs_budget: int | None) -> int:
+    """The epochs an epoch-budgeted strategy may train in all.
+
+    `max_epochs_budget` when given, else `max_trials * epochs`: what a strategy
+    that trains every trial in full spends on `max_trials` trials.
+    """
+    return max_trials * epochs if max_epochs_budget is None else max_epochs_budget
 
 
 def check_strategy(name: Any) -> Strategy:
@@ -279,13 +321,17 @@ def create_tuner(
     options: dict | None = None,
     constraints: dict[str, float] | None = None,
     folds: int = 1,
+    max_epochs_budget: int | None = None,
     observer: SearchObserver | None = None,
 ) -> keras_tuner.Tuner:
     """Builds the tuner of a named strategy with evokt's common options.
 
     Every strategy runs `max_trials` trials at most. Hyperband trains its
     trials for up to `epochs` epochs each (fewer for the trials it halts
-    early) and is capped at `max_trials` trials like the others. Every
+    early) and is capped at `max_trials` trials like the others.
+    Genetic-hyperband's budget is epochs, not trials: `max_epochs_budget`,
+    by default `max_trials * epochs` (see `epoch_budget`), with trials of up
+    to `epochs` epochs. Every
     strategy writes its state files crash-safely (`tuner_ext.compat`) and
     measures every trial's model (`tuner_ext.oracles.measures`).
 
@@ -307,11 +353,14 @@ def create_tuner(
             oracles never breed from it.
         folds: 1, or K to score trials by K-fold cross-validation (see
             `tuner_ext.oracles.tuner.EvoktTuner`).
+        max_epochs_budget: Optional total training epochs, for the
+            strategies in `EPOCH_BUDGETED`.
         observer: Optional `SearchObserver` told of every trial's start and
             end.
 
     Raises:
-        SpecError: Unknown strategy, or options the tuner does not take.
+        SpecError: Unknown strategy, options the tuner does not take, or an
+            epoch budget for a strategy that has none.
         ValueError: The tuner refused the combination of its arguments
             (say a `sample_size` above the `population_size`).
     """
@@ -319,6 +368,9 @@ def create_tuner(
     from tuner_ext.oracles.tuner import evokt_tuner
 
     check_options(strategy, options or {}, max_trials)
+    if max_epochs_budget is not None and strategy not in EPOCH_BUDGETED:
+        raise SpecError(f"max_epochs_budget: only {', '.join(EPOCH_BUDGETED)} has an epoch "
+                        f"budget, not {strategy}")
     compat.install()
     kwargs = dict(
         hypermodel=hypermodel,
@@ -331,6 +383,9 @@ def create_tuner(
     )
     if strategy == "hyperband":
         kwargs.update(max_epochs=epochs, hyperband_iterations=None)
+    elif strategy in EPOCH_BUDGETED:
+        kwargs.update(max_epochs=epochs,
+                      max_epochs_budget=epoch_budget(max_trials, epochs, max_epochs_budget))
     else:
         kwargs.update(max_trials=max_trials)
     tuner_class = evokt_tuner(STRATEGIES[strategy].tuner_class)
