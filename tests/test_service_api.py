@@ -306,7 +306,7 @@ def test_a_genetic_hyperband_search_keeps_its_epoch_budget(app, client):
                            max_epochs_budget=90)
     assert response.status_code == 202, response.json
     conforms(response, "/v1/searches", "post")
-    [record] = app.extensions["evokt.store"].searches()
+    [record] = store_of(app).searches()
     assert record["spec"]["oracle"] == "genetic-hyperband"
     assert record["spec"]["max_epochs_budget"] == 90
 
