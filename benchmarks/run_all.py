@@ -17,6 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import multiobjective  # noqa: E402
 import proposal_cost  # noqa: E402
 import tabular  # noqa: E402
 import training  # noqa: E402
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         tabular.main(["--benchmarks", "nb201-cifar10", "hpolib-naval", "--seeds", "3",
                       "--trials", "30", "--oracles", "genetic", "greedy", "random", "bayesian",
                       "--bayesian-seeds", "1", "--bayesian-trials", "12", "--processes", "1"])
+        print("== multi-objective tabular benchmarks (quick)")
+        multiobjective.main(["--quick", "--processes", "1"])
         print("== real training (quick)")
         training.main(["--strategies", "genetic", "hyperband", "--hypermodels", "mlp",
                        "--seeds", "1", "--trials", "2", "--epochs", "1"])
@@ -47,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
         # trials, on the NAS-Bench-201 tables (on HPOLib's nine dimensions it ran
         # for over 20 minutes without finishing 12 runs here).
         tabular.main(["--benchmarks", "nb201-cifar10", "nb201-cifar100", "--oracles", "bayesian"])
+        print("== multi-objective tabular benchmarks")
+        multiobjective.main(["--plots", args.plots])
         print("== real training")
         training.main([])
         print("== proposal cost")
