@@ -3,8 +3,9 @@
     python benchmarks/run_all.py            # the full runs behind docs/benchmarks.md
     python benchmarks/run_all.py --quick    # the same harnesses on tiny budgets (< 2 min)
 
-The full run writes the anytime-regret plots into docs/img/ and prints every
-table; docs/benchmarks.md holds the figures of the last full run.
+The full run writes the anytime-regret plots (and the multi-objective runs'
+fronts) into docs/img/ and prints every table; docs/benchmarks.md holds the
+figures of the last full run.
 """
 
 from __future__ import annotations
