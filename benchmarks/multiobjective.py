@@ -33,6 +33,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,6 +179,7 @@ class Truth:
 
 @functools.cache
 def truth(pair: str) -> Truth:
+    """The truth of `pair` (a key of `PAIRS`), computed once per process."""
     benchmark_class, dataset_name, _ = tabular.BENCHMARKS[PAIRS[pair].benchmark]
     quality = QUALITY[benchmark_class]
     # Mean over training seeds, then the quality's form: the same true value
@@ -217,6 +219,7 @@ class NoisyPair:
 
 
 def load_pair(pair: str, seed: int) -> NoisyPair:
+    """The noisy evaluation of `pair`, its training seeds drawn from `seed`."""
     benchmark_class = tabular.BENCHMARKS[PAIRS[pair].benchmark][0]
     quality = QUALITY[benchmark_class]
     table = tabular.load_table(PAIRS[pair].benchmark, seed, [quality.metric, PAIRS[pair].cost])
@@ -224,8 +227,8 @@ def load_pair(pair: str, seed: int) -> NoisyPair:
 
 
 ORACLES: dict[str, Callable[..., keras_tuner.Oracle]] = {
-    # Whatever the genetic oracle makes of a list of objectives (KerasTuner's
-    # Oracle sums them) is what is measured here.
+    # Whatever the genetic oracle makes of a list of objectives is what is
+    # measured (KerasTuner's scores a trial by `multi_objective`, their sum).
     "genetic": tabular.ORACLES["genetic"],
     "random": tabular.ORACLES["random"],
 }
@@ -235,8 +238,8 @@ METHODS = list(ORACLES) + list(SAMPLERS)
 # KerasTuner's random sampling seeds a fresh generator per value from a
 # counter that starts at the oracle's seed, so oracles seeded s and s + (number
 # of hyperparameters) propose the same configurations one trial apart (seeds
-# 0..19 of tabular.py's `seed + 1` are 6 distinct runs on NAS-Bench-201). Runs
-# seeded this far apart never share a counter value.
+# 0..19 under tabular.py's `seed + 1` are 6 distinct proposal sequences on
+# NAS-Bench-201). Runs seeded this far apart never share a counter value.
 SEED_STRIDE = 2**20
 
 
@@ -272,7 +275,8 @@ def run_once(pair: str, method: str, seed: int, trials: int) -> dict[str, Any]:
     }
 
 
-def _drive_study(sampler_name: str, seed: int, trials: int, noisy: NoisyPair):
+def _drive_study(sampler_name: str, seed: int, trials: int,
+                 noisy: NoisyPair) -> Iterator[tuple[dict[str, Any], float]]:
     """Optuna's `sampler_name` (with its defaults and `seed`) on `noisy`, by ask and tell.
 
     Yields each trial's configuration and the seconds its proposal took. A
