@@ -3,8 +3,9 @@
     python benchmarks/run_all.py            # the full runs behind docs/benchmarks.md
     python benchmarks/run_all.py --quick    # the same harnesses on tiny budgets (< 2 min)
 
-The full run writes the anytime-regret plots into docs/img/ and prints every
-table; docs/benchmarks.md holds the figures of the last full run.
+The full run writes the anytime-regret plots (and the multi-objective runs'
+fronts) into docs/img/ and prints every table; docs/benchmarks.md holds the
+figures of the last full run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import multifidelity  # noqa: E402
+import multiobjective  # noqa: E402
 import proposal_cost  # noqa: E402
 import tabular  # noqa: E402
 import training  # noqa: E402
@@ -37,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
                       "--bayesian-seeds", "1", "--bayesian-trials", "12", "--processes", "1"])
         print("== multi-fidelity benchmarks (quick)")
         multifidelity.main(["--benchmarks", "mfh3", "--seeds", "2", "--budget", "5"])
+        print("== multi-objective tabular benchmarks (quick)")
+        multiobjective.main(["--quick", "--processes", "1"])
         print("== real training (quick)")
         training.main(["--strategies", "genetic", "hyperband", "genetic-hyperband",
                        "--hypermodels", "mlp", "--seeds", "1", "--trials", "2", "--epochs", "1"])
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         tabular.main(["--benchmarks", "nb201-cifar10", "nb201-cifar100", "--oracles", "bayesian"])
         print("== multi-fidelity benchmarks")
         multifidelity.main(["--plots", args.plots])
+        print("== multi-objective tabular benchmarks")
+        multiobjective.main(["--plots", args.plots])
         print("== real training")
         training.main([])
         print("== proposal cost")

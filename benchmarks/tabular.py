@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,25 @@ def search_space(benchmark_class: type) -> keras_tuner.HyperParameters:
     return hp
 
 
+def suggest_values(trial: Any, benchmark_class: type) -> dict[str, Any]:
+    """The benchmark's space in Optuna's terms: one configuration from `trial`.
+
+    Operations and other unordered choices are `suggest_categorical`; each
+    ordered numeric grid (HPOLib's widths, batch size, dropout, learning rate)
+    is `suggest_int` over its index, so the sampler sees the order.
+
+    Args:
+        trial: An `optuna.Trial`.
+        benchmark_class: `NASBench201` or `HPOLib`.
+    """
+    return {
+        name: choices[trial.suggest_int(name, 0, len(choices) - 1)]
+        if benchmark_class.param_types[name] is not str
+        else trial.suggest_categorical(name, choices)
+        for name, choices in benchmark_class.search_space.items()
+    }
+
+
 @dataclass
 class Table:
     """A benchmark's table: noisy evaluation and true means.
@@ -126,52 +146,91 @@ def _means(class_name: str, dataset_name: str, metric: str) -> dict[str, float]:
     return {key: float(np.mean(row[metric])) for key, row in rows.items()}
 
 
-def load_table(name: str, seed: int) -> Table:
+def load_table(name: str, seed: int, metric_names: list[str] | None = None) -> Table:
+    """The table `name` whose draws come from `seed`.
+
+    Args:
+        name: A key of `BENCHMARKS`.
+        seed: Seed of the generator that picks a training seed per evaluation.
+        metric_names: Metrics each evaluation returns (one training seed for
+            all of them); the first is the one optimised. Defaults to the
+            benchmark's main metric.
+    """
     benchmark_class, dataset_name, _ = BENCHMARKS[name]
-    benchmark = benchmark_class(dataset_name, seed=seed)
+    benchmark = benchmark_class(dataset_name, seed=seed, metric_names=metric_names)
     metric = benchmark.metric_names[0]
     direction = "max" if benchmark.directions[metric] == "maximize" else "min"
     means = _means(benchmark_class.__name__, dataset_name, metric).values()
     return Table(benchmark, metric, direction, max(means) if direction == "max" else min(means))
 
 
+def drive_oracle(oracle: keras_tuner.Oracle, trials: int,
+                 evaluate: Callable[[dict[str, Any]], dict[str, float]]
+                 ) -> Iterator[tuple[dict[str, Any], dict[str, float], float]]:
+    """Up to `trials` trials of `oracle` through KerasTuner's own API.
+
+    Each trial is proposed by `create_trial`, scored by `evaluate` (its
+    metrics go to `update_trial`) and completed by `end_trial`, in a
+    throwaway project directory. Stops early when the oracle does.
+
+    Args:
+        oracle: A fresh `keras_tuner.Oracle`.
+        trials: The budget.
+        evaluate: Configuration -> metrics, as a training run would report.
+
+    Yields:
+        Each completed trial's values, its metrics and the seconds its
+        proposal took.
+    """
+    directory = tempfile.mkdtemp(prefix="evokt-tabular-",
+                                 dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    try:
+        oracle._set_project_dir(directory, "project")
+        oracle.verbose = 0
+        for _ in range(trials):
+            started = time.perf_counter()
+            trial = oracle.create_trial("tuner0")
+            seconds = time.perf_counter() - started
+            if trial.status != "RUNNING":
+                return
+            values = dict(trial.hyperparameters.values)
+            metrics = evaluate(values)
+            # As KerasTuner's Tuner reports a History: the metrics and the
+            # objective's own value (for a list of objectives, their sum
+            # `multi_objective`; for one, a value already there).
+            metrics.setdefault(oracle.objective.name, oracle.objective.get_value(metrics))
+            oracle.update_trial(trial.trial_id, metrics)
+            trial.status = "COMPLETED"
+            oracle.end_trial(trial)
+            yield values, metrics, seconds
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def run_once(benchmark: str, oracle: str, seed: int, trials: int,
              options: dict | None = None) -> dict[str, Any]:
     """One search: the regret curve, the duplicate share and the proposal cost."""
     table = load_table(benchmark, seed)
-    directory = tempfile.mkdtemp(prefix="evokt-tabular-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    try:
-        instance = ORACLES[oracle](
-            objective=keras_tuner.Objective(table.metric, table.direction),
-            max_trials=trials,
-            hyperparameters=search_space(BENCHMARKS[benchmark][0]),
-            seed=seed + 1,
-            **(options or {}),
-        )
-        instance._set_project_dir(directory, "project")
-        instance.verbose = 0
-        curve, seen, duplicates, seconds = [], set(), 0, 0.0
-        best_score, best_values = None, None
-        for _ in range(trials):
-            started = time.perf_counter()
-            trial = instance.create_trial("tuner0")
-            seconds += time.perf_counter() - started
-            if trial.status != "RUNNING":
-                break
-            values = trial.hyperparameters.values
-            key = table.key(values)
-            duplicates += key in seen
-            seen.add(key)
-            score = table.evaluate(values)
-            instance.update_trial(trial.trial_id, {table.metric: score})
-            trial.status = "COMPLETED"
-            instance.end_trial(trial)
-            better = best_score is None or (score > best_score if table.direction == "max" else score < best_score)
-            if better:
-                best_score, best_values = score, dict(values)
-            curve.append(table.regret(best_values))
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    instance = ORACLES[oracle](
+        objective=keras_tuner.Objective(table.metric, table.direction),
+        max_trials=trials,
+        hyperparameters=search_space(BENCHMARKS[benchmark][0]),
+        seed=seed + 1,
+        **(options or {}),
+    )
+    curve, seen, duplicates, seconds = [], set(), 0, 0.0
+    best_score, best_values = None, None
+    for values, metrics, proposal_seconds in drive_oracle(
+            instance, trials, lambda values: {table.metric: table.evaluate(values)}):
+        seconds += proposal_seconds
+        key = table.key(values)
+        duplicates += key in seen
+        seen.add(key)
+        score = metrics[table.metric]
+        if best_score is None or (score > best_score if table.direction == "max"
+                                  else score < best_score):
+            best_score, best_values = score, values
+        curve.append(table.regret(best_values))
     return {
         "benchmark": benchmark, "oracle": oracle, "seed": seed, "curve": curve,
         "duplicates": duplicates / max(1, len(curve)),
@@ -186,7 +245,7 @@ def _run_job(job: tuple) -> dict[str, Any]:
 
 def run_many(jobs: list[tuple], processes: int,
              run_job: Callable[[tuple], dict[str, Any]] = _run_job) -> list[dict[str, Any]]:
-    """`run_job` on every job, in `processes` processes."""
+    """`run_job` on every job, in `processes` spawned processes (1: in this one)."""
     if processes <= 1:
         return [run_job(job) for job in jobs]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
@@ -219,7 +278,8 @@ def summarize(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, 
     return summary
 
 
-def plot_curves(summary: dict, benchmark: str, path: str) -> None:
+def plot_curves(summary: dict, benchmark: str, path: str, title: str | None = None,
+                ylabel: str = "median regret") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -232,8 +292,8 @@ def plot_curves(summary: dict, benchmark: str, path: str) -> None:
                       label=f"{oracle} ({row['seeds']} seeds)")
     axes.set_yscale("log")
     axes.set_xlabel("trials")
-    axes.set_ylabel("median regret")
-    axes.set_title(BENCHMARKS[benchmark][2])
+    axes.set_ylabel(ylabel)
+    axes.set_title(title or BENCHMARKS[benchmark][2])
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()

@@ -18,6 +18,12 @@ def test_quick_benchmarks_run_every_harness_and_print_their_tables():
     for oracle in ("genetic", "greedy", "random", "bayesian"):
         assert re.search(rf"nb201-cifar10\s+{oracle}\s+\d+\s+30|nb201-cifar10\s+{oracle}\s+1\s+12", out)
         assert re.search(rf"hpolib-naval\s+{oracle}\s+", out)
+    # Hypervolume regret of every method on the quick pairs: 2 seeds x 20 trials,
+    # between 0 and the true front's hypervolume (at most 1.21).
+    for pair in ("cifar10-size", "protein-size"):
+        for method in ("genetic", "random", "nsga2", "tpe"):
+            match = re.search(rf"^{pair}\s+{method}\s+2\s+20\s+(\d+\.\d+)", out, re.MULTILINE)
+            assert match and 0.0 <= float(match.group(1)) <= 1.21, (pair, method)
     assert re.search(r"mlp\s+genetic\s+1\s+", out) and re.search(r"mlp\s+hyperband\s+1\s+", out)
     assert re.search(r"mlp\s+genetic-hyperband\s+1\s+", out)
     for method in ("genetic-hyperband", "hyperband", "dehb"):
@@ -25,5 +31,5 @@ def test_quick_benchmarks_run_every_harness_and_print_their_tables():
     assert re.search(r"genetic\s+50\s+\d+\.\d+", out)
     # Neither evokt oracle proposes a configuration twice.
     for line in out.splitlines():
-        if re.match(r"(nb201|hpolib)\S*\s+(genetic|greedy)\s", line):
+        if re.match(r"(nb201|hpolib|cifar10-size|protein-size)\S*\s+(genetic|greedy)\s", line):
             assert line.split()[-2] == "0.0", line
