@@ -368,9 +368,18 @@ class EvolutionaryOracle(keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def update_trial(self, trial_id: str, metrics: dict, step: int = 0) -> trial_module.Trial:
-        """Records metrics, except for a trial that already ended elsewhere."""
+        """Records metrics, except for a trial that already ended elsewhere.
+
+        With several objectives, a report of each objective's own metric is
+        enough: KerasTuner's `multi_objective` value (their sum, which it
+        scores trials by and evokt's selection ignores) is added when missing,
+        as KerasTuner's tuner adds it.
+        """
         if trial_id in self.end_order:
             return self.trials[trial_id]
+        if (len(self.objectives) > 1 and self.objective.name not in metrics
+                and all(objective.name in metrics for objective in self.objectives)):
+            metrics = {**metrics, self.objective.name: self.objective.get_value(metrics)}
         return super().update_trial(trial_id, metrics, step=step)
 
     @keras_tuner.synchronized
