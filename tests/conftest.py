@@ -118,3 +118,17 @@ def run_trials(
 @pytest.fixture
 def project_dir(tmp_path) -> str:
     return str(tmp_path)
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The service's application on a temporary data directory."""
+    from service_helpers import make_app
+
+    return make_app(str(tmp_path / "data"))
+
+
+@pytest.fixture
+def client(app):
+    """A test client of `app`."""
+    return app.test_client()

@@ -17,16 +17,6 @@ from service_helpers import register_iris_model
 from service_helpers import store_of
 
 
-@pytest.fixture
-def app(tmp_path):
-    return make_app(str(tmp_path / "data"))
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def upload_iris(client, tmp_path, **form):
     path = write_csv(tmp_path / "iris.csv", ["sl", "sw", "pl", "pw", "species"], iris_rows())
     with open(path, "rb") as file:

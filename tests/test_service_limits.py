@@ -14,16 +14,6 @@ from service.config import ConfigError
 from service.predictor import ModelCache
 
 
-@pytest.fixture
-def app(tmp_path):
-    return make_app(str(tmp_path / "data"))
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 # Configuration and the token ---------------------------------------------------------------
 
 
