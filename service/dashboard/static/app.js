@@ -84,8 +84,9 @@ function renderSignInOrHome(hash) {
 }
 
 function signInForm() {
+  // No name: were the form ever submitted natively, the token would not go with it.
   const input = h("input", {
-    id: "token", name: "token", type: "password", autocomplete: "off", required: true,
+    id: "token", type: "password", autocomplete: "off", required: true,
     spellcheck: "false", "aria-describedby": "token-help",
   });
   const message = h("div", { id: "sign-in-message" });

@@ -12,6 +12,7 @@ export const SERIES_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69
 const SERIES_DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4"];
 // Score buckets of parallel coordinates, worst (light) to best (dark).
 const SCORE_COLOURS = ["#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"];
+const MUTED_COLOUR = "#b6bec7";
 
 const MARGIN = { top: 12, right: 16, bottom: 40, left: 64 };
 
@@ -102,6 +103,7 @@ function extent(values) {
  * @param {Array<{x: number, y: number, id: string}>} [options.dots] - Marks for single trials.
  * @param {string} [options.selected] - The id of a dot to ring.
  * @param {boolean} [options.log] - A logarithmic y axis (all values must be positive).
+ * @param {boolean} [options.logX] - A logarithmic x axis (x counts trials from 1).
  * @param {string} options.xLabel
  * @param {string} options.yLabel
  * @param {number} options.width - Pixels.
@@ -109,7 +111,7 @@ function extent(values) {
  * @param {(dot: object) => void} [options.onPick] - A clicked dot.
  */
 export function lineChart(options) {
-  const { series, dots = [], width, log = false } = options;
+  const { series, dots = [], width, log = false, logX = false } = options;
   const height = Math.max(200, Math.min(320, Math.round(width * 0.45)));
   const right = width - MARGIN.right;
   const bottom = height - MARGIN.bottom;
@@ -117,7 +119,7 @@ export function lineChart(options) {
   const allY = [...dots.map((d) => d.y), ...series.flatMap((one) => one.points.map((p) => p.y))];
   const [xMin, xMax] = allX.length ? extent(allX) : [0, 1];
   const [yMin, yMax] = allY.length ? extent(allY) : [0, 1];
-  const x = scale(Math.min(xMin, 1), Math.max(xMax, 2), MARGIN.left, right);
+  const x = scale(Math.min(xMin, 1), Math.max(xMax, 2), MARGIN.left, right, logX);
   const y = scale(yMin, yMax, bottom, MARGIN.top, log);
 
   const titleId = `chart-${Math.random().toString(36).slice(2)}`;
@@ -224,6 +226,8 @@ export function legend(labels) {
 
 const AXIS_SPACING = 104;
 const PC_MARGIN = { top: 30, right: 48, bottom: 46, left: 48 };
+// Opacity levels of the segments, by how many trials share one.
+const LEVELS = 6;
 
 /**
  * Parallel coordinates: one vertical axis per hyperparameter and one for the
@@ -231,11 +235,18 @@ const PC_MARGIN = { top: 30, right: 48, bottom: 46, left: 48 };
  * (an inactive conditional one) sits on the "inactive" mark under its axis,
  * reached by a dashed line.
  *
+ * Thousands of long overlapping lines take the browser seconds to paint, and
+ * paint the plot solid. So each line is cut into its segments between two
+ * neighbouring axes, the segments' ends are rounded to a few pixels (to one
+ * pixel for small searches), and each distinct segment is drawn once, more
+ * opaque and wider the more trials share it. A search of 10,000 trials then
+ * draws a few thousand segments, and where trials agree shows as dark.
+ *
  * @param {object} options
  * @param {Array<{name: string, kind: string, values: Array}>} options.axes - From `describeAxes`.
  * @param {Array<{id: string, values: object, score: number|null, bucket: number}>} options.lines -
  *     `bucket` is 0..4 by score (4 best), or -1 for a trial the filter leaves out.
- * @param {string} [options.selected] - The id of a line to draw on top.
+ * @param {string} [options.selected] - The id of a line to draw exactly, on top.
  * @param {number} options.width - Pixels available; the chart scrolls when it needs more.
  */
 export function parallelCoordinates({ axes: axisList, lines, selected, width }) {
@@ -256,55 +267,68 @@ export function parallelCoordinates({ axes: axisList, lines, selected, width }) 
     const [min, max] = extent(axis.values);
     return { px, y: scale(min, max, bottom, PC_MARGIN.top, axis.kind === "log") };
   });
+  const xs = positions.map((position) => round(position.px));
+  const pointsOf = (line) => axisList.map((axis, index) => {
+    const value = axis.name === SCORE_AXIS ? line.score : line.values[axis.name];
+    return value === undefined || value === null ? null : positions[index].y(value);
+  });
 
-  const groups = new Map();
-  const add = (key, text) => {
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(text);
-  };
-  let selectedPath = "";
+  // Distinct segments: key "colour|axis|from|to" -> how many trials draw it.
+  const grid = Math.min(8, Math.max(1, Math.round(lines.length / 500)));
+  const snap = (py) => (py === null ? inactiveY : Math.round(py / grid) * grid);
+  const shared = new Map();
+  let selectedPoints = null;
   for (const line of lines) {
-    const points = axisList.map((axis, index) => {
-      const value = axis.name === SCORE_AXIS ? line.score : line.values[axis.name];
-      if (value === undefined || value === null) return null;
-      return round(positions[index].y(value));
-    });
-    const key = line.bucket < 0 ? "muted" : `b${line.bucket}`;
-    const parts = [];
-    let open = false;
-    for (let i = 0; i < points.length; i++) {
-      const px = round(positions[i].px);
-      const py = points[i] ?? inactiveY;
-      if (i > 0 && (points[i] === null || points[i - 1] === null)) {
-        const previous = `${round(positions[i - 1].px)} ${points[i - 1] ?? inactiveY}`;
-        add(line.bucket < 0 ? "muted-inactive" : "inactive", `M${previous}L${px} ${py}`);
-        open = false;
-      } else if (i > 0) {
-        parts.push(open ? `L${px} ${py}` : `M${round(positions[i - 1].px)} ${points[i - 1]}L${px} ${py}`);
-        open = true;
-      }
+    const points = pointsOf(line);
+    if (line.id === selected) selectedPoints = points;
+    const colour = line.bucket < 0 ? "muted" : `b${line.bucket}`;
+    for (let i = 1; i < points.length; i++) {
+      const kind = points[i - 1] === null || points[i] === null ? `${colour}-inactive` : colour;
+      const key = `${kind}|${i}|${snap(points[i - 1])}|${snap(points[i])}`;
+      shared.set(key, (shared.get(key) ?? 0) + 1);
     }
-    if (line.id === selected) {
-      selectedPath = points.map((py, i) => `${i ? "L" : "M"}${round(positions[i].px)} ${py ?? inactiveY}`).join("");
-    }
-    if (parts.length) add(key, parts.join(""));
+  }
+  let most = 1;
+  for (const count of shared.values()) most = Math.max(most, count);
+  // Path data by colour and level; levels grow with the log of the count.
+  const paths = new Map();
+  for (const [key, count] of shared) {
+    const [kind, axis, from, to] = key.split("|");
+    const level = most === 1 ? LEVELS - 1
+      : Math.min(LEVELS - 1, Math.floor((Math.log(count) / Math.log(most)) * LEVELS));
+    const pathKey = `${kind}|${level}`;
+    if (!paths.has(pathKey)) paths.set(pathKey, []);
+    paths.get(pathKey).push(`M${xs[axis - 1]} ${from}L${xs[axis]} ${to}`);
   }
 
   const svg = s("svg", {
     className: "chart parallel", width: fullWidth, height, viewBox: `0 0 ${fullWidth} ${height}`,
     role: "img", "aria-label": `Parallel coordinates of ${lines.length} trials over ${axisList.length - 1} hyperparameters and the score`,
   });
-  // Thousands of lines would paint the plot solid: the more lines, the more
-  // see-through each is, so where many run together shows as darker.
-  const opacity = Math.min(0.9, Math.max(0.05, 40 / lines.length ** 0.7));
-  // Muted lines first, then the score buckets from worst to best, so the best lie on top.
-  for (const key of ["muted", "muted-inactive", "inactive", "b0", "b1", "b2", "b3", "b4"]) {
-    if (!groups.has(key)) continue;
-    const attributes = { className: `pc-line pc-${key}`, d: groups.get(key).join(""), "stroke-opacity": opacity };
-    if (key.startsWith("b")) attributes.stroke = SCORE_COLOURS[Number(key.slice(1))];
-    svg.append(s("path", attributes));
+  // Left-out trials first, then the score buckets from worst to best, so the best lie on top.
+  const order = ["muted", "b0", "b1", "b2", "b3", "b4"];
+  const drawOrder = [...paths.keys()].sort((a, b) => {
+    const [kindA, levelA] = a.split("|");
+    const [kindB, levelB] = b.split("|");
+    return order.indexOf(kindA.replace("-inactive", "")) - order.indexOf(kindB.replace("-inactive", ""))
+      || Number(levelA) - Number(levelB);
+  });
+  for (const pathKey of drawOrder) {
+    const [kind, level] = pathKey.split("|");
+    const colour = kind.replace("-inactive", "");
+    const weight = (Number(level) + 1) / LEVELS;
+    svg.append(s("path", {
+      className: `pc-line${kind.endsWith("-inactive") ? " pc-inactive" : ""}`,
+      d: paths.get(pathKey).join(""),
+      stroke: colour === "muted" ? MUTED_COLOUR : SCORE_COLOURS[Number(colour.slice(1))],
+      "stroke-opacity": round((colour === "muted" ? 0.5 : 1) * (0.15 + 0.85 * weight)),
+      "stroke-width": round(0.8 + 1.6 * weight),
+    }));
   }
-  if (selectedPath) svg.append(s("path", { className: "pc-selected", d: selectedPath }));
+  if (selectedPoints) {
+    const d = selectedPoints.map((py, i) => `${i ? "L" : "M"}${xs[i]} ${round(py ?? inactiveY)}`).join("");
+    svg.append(s("path", { className: "pc-selected", d }));
+  }
 
   axisList.forEach((axis, index) => {
     const { px, y } = positions[index];

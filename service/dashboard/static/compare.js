@@ -11,6 +11,7 @@ export async function render(main, [idList], { signal }) {
   const searches = (await api("/v1/searches", { signal })).searches.reverse();
 
   const logBox = h("input", { type: "checkbox", id: "compare-log" });
+  const logXBox = h("input", { type: "checkbox", id: "compare-log-x" });
   const choices = h("fieldset", { className: "choices" },
     h("legend", {}, "Searches to compare"),
     searches.map((search) => {
@@ -34,10 +35,13 @@ export async function render(main, [idList], { signal }) {
     searches.length ? choices : h("p", { className: "hint" }, "No searches yet."),
     h("section", { className: "card", "aria-labelledby": "compare-title" },
       h("h2", { id: "compare-title" }, "Best score so far"),
-      h("div", { className: "toolbar" }, h("label", { className: "check" }, logBox, "Logarithmic score axis")),
+      h("div", { className: "toolbar" },
+        h("label", { className: "check" }, logBox, "Logarithmic score axis"),
+        h("label", { className: "check" }, logXBox, "Logarithmic trial axis")),
       notes, holder));
   main.querySelector("h1").focus();
   logBox.addEventListener("change", draw);
+  logXBox.addEventListener("change", draw);
   redrawOnResize(holder, () => draw(), signal);
 
   let drawing = 0;
@@ -75,6 +79,7 @@ export async function render(main, [idList], { signal }) {
         description: series.map((one) => one.label).join("; "),
         series,
         log: positive && logBox.checked,
+        logX: logXBox.checked,
         xLabel: "trials, in the order they ended",
         yLabel: picked[0].objective ?? "score",
         width: chartWidth(holder),

@@ -43,7 +43,7 @@ export function formatCount(value) {
 export function formatScore(value) {
   if (value === null || value === undefined) return "—";
   if (value !== 0 && (Math.abs(value) >= 1e5 || Math.abs(value) < 1e-3)) {
-    return value.toExponential(3);
+    return value.toExponential(3).replace(/\.?0+e/, "e");
   }
   return Number(value.toPrecision(4)).toString();
 }

@@ -31,8 +31,8 @@ export async function render(main, _params, { signal }) {
     h("option", { value: "" }, "from the data"),
     h("option", { value: "classification" }, "classification"),
     h("option", { value: "regression" }, "regression"));
-  const uploadMessage = h("div", { "aria-live": "polite" });
-  const uploadForm = h("form", { className: "card", "aria-labelledby": "upload-title" },
+  const uploadMessage = h("div", { id: "upload-message", "aria-live": "polite" });
+  const uploadForm = h("form", { id: "upload-form", className: "card", "aria-labelledby": "upload-title" },
     h("h2", { id: "upload-title" }, "Upload data"),
     field("upload-file", "CSV or NPZ file", fileInput, "An NPZ holds arrays x and y."),
     field("upload-target", "Target column (CSV)", targetInput, "The column to predict."),
@@ -56,8 +56,8 @@ export async function render(main, _params, { signal }) {
   const modelName = h("input", {
     type: "text", pattern: "[A-Za-z0-9_\\-]{1,64}", autocomplete: "off", spellcheck: "false",
   });
-  const startMessage = h("div");
-  const searchForm = h("form", { className: "card", "aria-labelledby": "search-title" },
+  const startMessage = h("div", { id: "search-message" });
+  const searchForm = h("form", { id: "search-form", className: "card", "aria-labelledby": "search-title" },
     h("h2", { id: "search-title" }, "Search"),
     field("launch-dataset", "Dataset", datasetSelect),
     field("launch-hypermodel", "Hypermodel", hypermodelSelect, "auto chooses by the data's shape."),

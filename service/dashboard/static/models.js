@@ -91,7 +91,7 @@ async function renderModel(main, name, signal) {
     id: "predict-rows", rows: 5, spellcheck: "false", "aria-describedby": "predict-rows-hint", required: true,
   });
   const answer = h("div", { id: "predict-answer", "aria-live": "polite" });
-  const form = h("form", { className: "card", "aria-labelledby": "predict-title" },
+  const form = h("form", { id: "predict-form", className: "card", "aria-labelledby": "predict-title" },
     h("h2", { id: "predict-title" }, "Predict"),
     h("div", { className: "field" }, h("label", { for: "predict-version" }, "Version"), versionSelect),
     h("div", { className: "field" },

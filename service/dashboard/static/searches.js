@@ -25,7 +25,8 @@ export async function render(main, _params, { signal }) {
   const body = h("tbody");
   const table = h("table", { className: "searches", "aria-labelledby": "searches-title" },
     h("thead", {}, h("tr", {}, ["Compare", "Search", "Model", "Dataset", "State", "Progress",
-      "Best score", "Oracle", "Elapsed", ""].map((label) => h("th", { scope: "col" }, label)))),
+      "Best score", "Oracle", "Elapsed"].map((label) => h("th", { scope: "col" }, label)),
+    h("th", { scope: "col" }, h("span", { className: "visually-hidden" }, "Actions")))),
     body);
   const empty = h("p", { className: "hint", hidden: true });
 
