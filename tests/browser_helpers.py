@@ -56,6 +56,8 @@ def start_chromium(user_data_dir: str, size: tuple[int, int] = LAPTOP):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={user_data_dir}")
     options.add_argument(f"--window-size={size[0]},{size[1]}")
+    # The page's console (script errors, refused policy violations) for the tests to read.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # The explicit driver path keeps Selenium Manager from looking for one online.
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_window_size(*size)

@@ -99,6 +99,17 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
+@pytest.fixture(autouse=True)
+def no_console_errors(browser):
+    """Fails a test whose pages logged an error: a script error, or anything the
+    Content-Security-Policy refused. Refused tokens (401) are expected."""
+    browser.get_log("browser")  # what earlier tests left
+    yield
+    errors = [entry["message"] for entry in browser.get_log("browser")
+              if entry["level"] == "SEVERE" and "status of 401" not in entry["message"]]
+    assert errors == []
+
+
 def wait_until(browser, condition, timeout: float = WAIT, message: str = ""):
     """Waits for `condition()`; elements the page redrew meanwhile are looked up again."""
     from selenium.common.exceptions import NoSuchElementException

@@ -22,6 +22,7 @@ export async function render(main, _params, { signal }) {
   const [document_, { datasets }] = await Promise.all([
     openapiDocument(), api("/v1/datasets", { signal }),
   ]);
+  signal.throwIfAborted(); // the document is shared, so its request is not aborted with the page
   const request = document_.components.schemas.SearchRequest.properties;
 
   // Upload ------------------------------------------------------------------------------

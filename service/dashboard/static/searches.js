@@ -12,6 +12,7 @@ const REFRESH_SECONDS = 3;
 
 export async function render(main, _params, { signal }) {
   const document_ = await openapiDocument();
+  signal.throwIfAborted(); // the document is shared, so its request is not aborted with the page
   const states = document_.components.schemas.Search.properties.state.enum;
   const chosen = new Set();
   let filter = "";
