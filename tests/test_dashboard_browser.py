@@ -372,9 +372,13 @@ def test_ten_thousand_trials_render_virtualised_and_sort(service, browser, synth
     marks = find_all(browser, ".panel-parallel .pc-inactive-mark")
     assert len(marks) == 5  # units_1, activation_1, units_2, activation_2, and "no score"
 
-    click(browser, "table.trials th.col-score button")
+    # Sorted from the keyboard: Enter on the column's button, which keeps the focus.
+    from selenium.webdriver.common.keys import Keys
+
+    find(browser, "table.trials th.col-score button").send_keys(Keys.ENTER)
     sorted_by = "table.trials th.col-score[aria-sort=descending]"
     wait_until(browser, lambda: find_all(browser, sorted_by))
+    assert browser.switch_to.active_element.get_attribute("data-column") == "score"
     best = max(trials, key=lambda trial: -1 if trial["score"] is None else trial["score"])
     first = find_all(browser, "table.trials tbody tr[data-trial]")[0]
     assert first.get_attribute("data-trial") == best["trial_id"]

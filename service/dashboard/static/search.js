@@ -44,7 +44,11 @@ export async function render(main, [searchId], { signal }) {
     status: "",
   };
 
-  const head = h("div", { className: "page-head" });
+  // The heading and the cancel button stay the same elements while the search
+  // changes, so the keyboard focus stays on them.
+  const title = h("h1", { tabindex: "-1" });
+  const cancelButton = h("button", { type: "button", className: "danger", onclick: cancelSearch }, "Cancel search");
+  const head = h("div", { className: "page-head" }, title, cancelButton);
   const summary = h("dl", { className: "summary" });
   const alerts = h("div");
   const details = h("section", { className: "card details", "aria-labelledby": "details-title", hidden: true });
@@ -60,12 +64,8 @@ export async function render(main, [searchId], { signal }) {
 
   function renderHead() {
     const search = page.search;
-    const cancel = FINAL_STATES.has(search.state) || search.state === "CANCELLING" ? null
-      : h("button", { type: "button", className: "danger", onclick: cancelSearch }, "Cancel search");
-    const wasFocused = head.contains(document.activeElement) ? document.activeElement.tagName : null;
-    head.replaceChildren(h("h1", { tabindex: "-1" }, `Search ${shortId(search.id)} `, stateBadge(search.state)));
-    if (cancel) head.append(cancel);
-    if (wasFocused === "BUTTON") head.querySelector("button")?.focus();
+    title.replaceChildren(`Search ${shortId(search.id)} `, stateBadge(search.state));
+    cancelButton.hidden = FINAL_STATES.has(search.state) || search.state === "CANCELLING";
     const rows = [
       ["State", search.state],
       ["Progress", progress(search)],
@@ -183,7 +183,7 @@ export async function render(main, [searchId], { signal }) {
   }
 
   applySearch(await api(`/v1/searches/${searchId}`, { signal }));
-  main.querySelector("h1").focus();
+  title.focus();
   await loadTrials();
 
   const ticker = setInterval(() => {

@@ -60,6 +60,8 @@ export class TrialTable {
     this.descending = this.sortColumn === column ? !this.descending : column === "score";
     this.sortColumn = column;
     this.renderHead();
+    // The header was rebuilt: the keyboard focus goes back to the button just used.
+    [...this.head.querySelectorAll("button")].find((button) => button.dataset.column === column)?.focus();
     this.rows.sort(comparator(this.sortColumn, this.descending));
     this.element.scrollTop = 0;
     this.render();
@@ -77,7 +79,7 @@ export class TrialTable {
       return h("th", {
         scope: "col", className: labels[column] ? `col-${column}` : "col-hp",
         "aria-sort": sorted ? (this.descending ? "descending" : "ascending") : "none",
-      }, h("button", { type: "button", className: "sort", onclick: () => this.sortBy(column) },
+      }, h("button", { type: "button", className: "sort", "data-column": column, onclick: () => this.sortBy(column) },
         labels[column] ?? column,
         h("span", { className: "sort-mark", "aria-hidden": "true" },
           sorted ? (this.descending ? " ▼" : " ▲") : "")));
@@ -128,7 +130,11 @@ export class TrialTable {
     const after = spacer(total - last);
     const rows = [];
     for (let index = first; index < last; index++) rows.push(this.rowElement(this.rows[index], index));
+    // Rows are rebuilt: the keyboard focus follows its trial to the new row, if drawn.
+    const focused = this.body.contains(document.activeElement)
+      ? document.activeElement.closest("tr[data-trial]")?.dataset.trial : null;
     this.body.replaceChildren(before, ...rows, after);
+    if (focused) rows.find((row) => row.dataset.trial === focused)?.querySelector("button")?.focus();
     if (this.rowHeight === null && rows.length && rows[0].offsetHeight) {
       // Measured once: rows have one line each, so all share this height.
       this.rowHeight = rows[0].offsetHeight;
