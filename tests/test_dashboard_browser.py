@@ -334,6 +334,29 @@ def test_the_models_page_shows_the_model_and_predicts(service, client, browser, 
     assert first_row == [f"{p:.3f}" for p in answer["predictions"][0]]
 
 
+def test_comparing_two_searches_chosen_in_the_list(service, browser, launched_search):
+    search_id, _, _ = launched_search
+    go(browser, service.base, "#/searches")
+    compare_button = "main .toolbar button"
+    wait_until(browser, lambda: find_all(browser, f"tr[data-search='{search_id}']"))
+    assert not find(browser, compare_button).is_enabled()
+    for chosen in (SYNTHETIC_ID, search_id):
+        click(browser, f"tr[data-search='{chosen}'] input[type=checkbox]")
+    click(browser, compare_button)
+    wait_until(browser, lambda: heading(browser) == "Compare searches")
+    assert browser.current_url.endswith(f"#/compare/{SYNTHETIC_ID},{search_id}")
+    wait_until(browser, lambda: len(texts(browser, ".legend li")) == 2)
+    legend = texts(browser, ".legend li")
+    assert legend[0].startswith(f"iris-dash · genetic ({search_id[:8]}): best ")
+    assert legend[1].startswith("synthetic-synthetic10k · genetic (syntheti): best 0.9")
+    assert len(find_all(browser, "svg.chart path.series")) == 2
+
+    # Unchecking one leaves too few to compare; the address keeps the choice.
+    click(browser, f"#compare-{SYNTHETIC_ID}")
+    wait_until(browser, lambda: text(browser, ".chart-holder") == "Choose two or more searches.")
+    assert browser.current_url.endswith(f"#/compare/{search_id}")
+
+
 def test_cancelling_a_search_from_the_list(service, client, browser):
     _, search, _ = client.request("POST", "/v1/searches", {
         "dataset": "digits", "max_trials": 50, "epochs": 20, "oracle": "random",

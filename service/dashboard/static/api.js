@@ -75,7 +75,7 @@ export async function api(path, { method = "GET", json, form, withToken, signal 
 }
 
 /** Splits one Server-Sent Events block into its event name and data. */
-export function parseEventBlock(block) {
+function parseEventBlock(block) {
   let event = "message";
   const data = [];
   for (const line of block.split("\n")) {

@@ -8,7 +8,7 @@ import { formatScore, formatValue, h, s } from "./dom.js";
 
 // Okabe-Ito colours, told apart by readers with colour blindness; the
 // comparison also varies the dash pattern.
-export const SERIES_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
+const SERIES_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
 const SERIES_DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4"];
 // Score buckets of parallel coordinates, worst (light) to best (dark).
 const SCORE_COLOURS = ["#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"];
@@ -39,7 +39,7 @@ function round(value) {
 }
 
 /** A scale from data to pixels: linear, or logarithmic when `log`. */
-export function scale(min, max, from, to, log = false) {
+function scale(min, max, from, to, log = false) {
   const transform = log ? Math.log10 : (value) => value;
   let low = transform(min);
   let high = transform(max);
@@ -54,7 +54,7 @@ export function scale(min, max, from, to, log = false) {
 }
 
 /** About `count` round numbers from `min` to `max`. */
-export function niceTicks(min, max, count = 5) {
+function niceTicks(min, max, count = 5) {
   const span = max - min;
   if (!(span > 0)) return [min];
   const rough = span / count;
@@ -224,6 +224,8 @@ export function legend(labels) {
 
 // Parallel coordinates -------------------------------------------------------------------
 
+// The last axis: the trials' scores.
+const SCORE_AXIS = "score";
 const AXIS_SPACING = 104;
 const PC_MARGIN = { top: 30, right: 48, bottom: 46, left: 48 };
 // Opacity levels of the segments, by how many trials share one.
@@ -353,8 +355,6 @@ export function parallelCoordinates({ axes: axisList, lines, selected, width }) 
   });
   return svg;
 }
-
-export const SCORE_AXIS = "score";
 
 /**
  * The axes of parallel coordinates for a set of trials.

@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { chartWidth, legend, lineChart, redrawOnResize } from "./charts.js";
 import { errorBox, formatScore, h, shortId, stateBadge } from "./dom.js";
-import { history } from "./trials.js";
+import { scoreHistory } from "./trials.js";
 
 export async function render(main, [idList], { signal }) {
   const chosen = new Set((idList || "").split(",").filter(Boolean));
@@ -64,7 +64,7 @@ export async function render(main, [idList], { signal }) {
     if (ticket !== drawing) return; // a later choice is being drawn
     const series = picked.map((search) => ({
       label: `${search.model_name} · ${search.oracle} (${shortId(search.id)}): best ${formatScore(search.best_score)}`,
-      points: history(trialsOf.get(search.id), search.direction).best,
+      points: scoreHistory(trialsOf.get(search.id), search.direction).best,
       step: true,
     }));
     const objectives = new Set(picked.map((search) => `${search.objective} (${search.direction})`));

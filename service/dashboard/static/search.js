@@ -10,7 +10,7 @@ import {
 } from "./dom.js";
 import { TrialTable } from "./table.js";
 import {
-  better, endOrder, history, hyperparameterNames, parseFilter, scoreBuckets,
+  better, endOrder, hyperparameterNames, parseFilter, scoreBuckets, scoreHistory,
 } from "./trials.js";
 
 // The trials are fetched again at most this often while a search runs.
@@ -248,7 +248,7 @@ function historyPanel(page) {
 
   function draw() {
     if (!page.search) return;
-    const { dots, best } = history(page.trials, page.search.direction);
+    const { dots, best } = scoreHistory(page.trials, page.search.direction);
     const positive = dots.every((dot) => dot.y > 0);
     logBox.disabled = !positive;
     logNote.textContent = positive ? "" : "(needs all scores above zero)";

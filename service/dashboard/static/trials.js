@@ -11,7 +11,7 @@ function idNumber(trial) {
   return Number.isFinite(number) ? number : Infinity;
 }
 
-export function compareIds(a, b) {
+function compareIds(a, b) {
   return idNumber(a) - idNumber(b) || a.trial_id.localeCompare(b.trial_id);
 }
 
@@ -34,7 +34,7 @@ export function better(a, b, direction) {
  *
  * @returns {{dots: Array<{x, y, id}>, best: Array<{x, y}>}}
  */
-export function history(trials, direction) {
+export function scoreHistory(trials, direction) {
   const dots = [];
   const best = [];
   let bestScore = null;
