@@ -127,6 +127,7 @@ def add_synthetic_search(
             best = trial
         store.record_trial(search_id, trial, {
             "trials_done": done, "objective": "val_accuracy", "direction": "max",
+            "objectives": [{"name": "val_accuracy", "direction": "max"}],
             "best_score": best and best["score"], "best_trial": best and best["trial_id"],
             "best_hyperparameters": best and best["hyperparameters"],
         })
