@@ -56,13 +56,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["evokt.event_streams"] = threading.BoundedSemaphore(
         app.config["MAX_EVENT_STREAMS"])
 
+    from service import dashboard
     from service import datasets
     from service import health
     from service import models
     from service import openapi
     from service import searches
 
-    for module in (health, openapi, datasets, searches, models):
+    for module in (health, openapi, datasets, searches, models, dashboard):
         app.register_blueprint(module.blueprint)
     errors.init_app(app)
     auth.init_app(app)

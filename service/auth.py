@@ -20,8 +20,12 @@ from flask import request
 from service.config import check_token
 from service.errors import ApiError
 
-# Endpoints anyone may call: Kubernetes probes and the API description.
-PUBLIC_ENDPOINTS = {"health.live", "health.ready", "openapi.document", "static"}
+# Endpoints anyone may call: Kubernetes probes, the API description, and the
+# dashboard's page and files (they hold no data; its API calls need the token).
+PUBLIC_ENDPOINTS = {
+    "health.live", "health.ready", "openapi.document", "static",
+    "dashboard.index", "dashboard.static",
+}
 # Endpoints that `--public-predict` opens: predictions and model reads.
 PREDICT_ENDPOINTS = {
     "models.list_models",

@@ -1,0 +1,164 @@
+// Models: the registered models, one model's versions, metadata and class
+// labels, and a form that sends rows to `:predict` and shows the answer.
+// With `evokt serve --public-predict` this page works without a token.
+
+import { api, token } from "./api.js";
+import { errorBox, formatCount, formatScore, formatValue, h } from "./dom.js";
+
+export async function render(main, [name], { signal }) {
+  if (name) return renderModel(main, name, signal);
+  const { models } = await api("/v1/models", { signal });
+  main.append(h("h1", { tabindex: "-1" }, "Models"));
+  if (!models.length) {
+    main.append(h("p", { className: "hint" }, "No model yet: a search that succeeds stores its best model here."));
+  } else {
+    main.append(h("div", { className: "table-wrap" }, h("table", { className: "models" },
+      h("caption", { className: "visually-hidden" }, "Models"),
+      h("thead", {}, h("tr", {}, ["Model", "Latest version", "Task"].map((label) => h("th", { scope: "col" }, label)))),
+      h("tbody", {}, models.map((model) => h("tr", {},
+        h("td", {}, h("a", { href: `#/models/${model.name}` }, model.name)),
+        h("td", { className: "number" }, String(model.latest_version)),
+        h("td", {}, model.task)))))));
+  }
+  main.querySelector("h1").focus();
+}
+
+/**
+ * Rows typed in the form, as examples of `shape`: one example per line, its
+ * numbers separated by commas, semicolons or spaces (flattened in row-major
+ * order for inputs of more than one axis), or a JSON list of examples.
+ *
+ * @throws {Error} Naming the line that is wrong.
+ */
+function parseRows(text, shape) {
+  const trimmed = text.trim();
+  if (!trimmed) throw new Error("Type at least one row.");
+  if (trimmed.startsWith("[")) {
+    let rows;
+    try {
+      rows = JSON.parse(trimmed);
+    } catch (error) {
+      throw new Error(`The JSON does not parse: ${error.message}`);
+    }
+    if (!Array.isArray(rows)) throw new Error("The JSON must be a list of examples.");
+    return rows;
+  }
+  const size = shape.reduce((product, axis) => product * axis, 1);
+  return trimmed.split("\n").filter((line) => line.trim()).map((line, index) => {
+    const numbers = line.trim().split(/[\s,;]+/).map(Number);
+    if (numbers.some((value) => !Number.isFinite(value))) {
+      throw new Error(`Row ${index + 1}: every value must be a number.`);
+    }
+    if (numbers.length !== size) {
+      throw new Error(`Row ${index + 1}: expected ${size} numbers, got ${numbers.length}.`);
+    }
+    return reshape(numbers, shape);
+  });
+}
+
+function reshape(flat, shape) {
+  if (shape.length <= 1) return flat;
+  const inner = shape.slice(1).reduce((product, axis) => product * axis, 1);
+  return Array.from({ length: shape[0] }, (_, i) => reshape(flat.slice(i * inner, (i + 1) * inner), shape.slice(1)));
+}
+
+async function renderModel(main, name, signal) {
+  const [status, metadata] = await Promise.all([
+    api(`/v1/models/${name}`, { signal }),
+    api(`/v1/models/${name}/metadata`, { signal }),
+  ]);
+  const versions = status.model_version_status.map((entry) => entry.version);
+  const about = metadata.evokt;
+  const classes = about.class_labels;
+  const facts = [
+    ["Latest version", metadata.model_spec.version],
+    ["Task", about.task],
+    ["Input shape", JSON.stringify(about.input_shape)],
+  ];
+  if (about.objective) facts.push(["Score", `${formatScore(about.score)} (${about.objective.name})`]);
+  if (about.strategy) facts.push(["Found by", `${about.strategy}, trial ${about.trial_id}`]);
+  if (about.search_id && token()) {
+    facts.push(["Search", h("a", { href: `#/searches/${about.search_id}` }, about.search_id.slice(0, 8))]);
+  }
+  if (about.feature_names) facts.push(["Features", about.feature_names.join(", ")]);
+  if (classes) facts.push(["Class labels", h("ol", { className: "labels", start: "0" }, classes.map((label) => h("li", {}, String(label))))]);
+
+  const versionSelect = h("select", { id: "predict-version" },
+    h("option", { value: "" }, "latest"),
+    [...versions].reverse().map((version) => h("option", { value: version }, `version ${version}`)));
+  const example = about.feature_names ? about.feature_names.join(", ") : `${about.input_shape.join(" × ")} numbers`;
+  const rowsInput = h("textarea", {
+    id: "predict-rows", rows: 5, spellcheck: "false", "aria-describedby": "predict-rows-hint", required: true,
+  });
+  const answer = h("div", { id: "predict-answer", "aria-live": "polite" });
+  const form = h("form", { id: "predict-form", className: "card", "aria-labelledby": "predict-title" },
+    h("h2", { id: "predict-title" }, "Predict"),
+    h("div", { className: "field" }, h("label", { for: "predict-version" }, "Version"), versionSelect),
+    h("div", { className: "field" },
+      h("label", { for: "predict-rows" }, "Rows"),
+      rowsInput,
+      h("span", { id: "predict-rows-hint", className: "hint" },
+        `One example per line: ${example}, separated by commas or spaces; or a JSON list of examples.`)),
+    h("button", { type: "submit" }, "Predict"),
+    answer);
+
+  main.append(
+    h("p", { className: "crumbs" }, h("a", { href: "#/models" }, "Models"), " / "),
+    h("h1", { tabindex: "-1" }, name),
+    h("div", { className: "two-columns" },
+      h("section", { className: "card", "aria-labelledby": "about-title" },
+        h("h2", { id: "about-title" }, "About"),
+        h("dl", { className: "summary" }, facts.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
+        h("h3", {}, "Versions"),
+        h("ul", { className: "versions" }, status.model_version_status.map((entry) =>
+          h("li", {}, `version ${entry.version}: ${entry.state}`))),
+        about.hyperparameters ? h("details", {},
+          h("summary", {}, "Hyperparameters of the latest version"),
+          h("dl", { className: "summary" }, Object.entries(about.hyperparameters).flatMap(([key, value]) =>
+            [h("dt", {}, key), h("dd", {}, formatValue(value))]))) : null),
+      form));
+  main.querySelector("h1").focus();
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    answer.replaceChildren();
+    let instances;
+    try {
+      instances = parseRows(rowsInput.value, about.input_shape);
+    } catch (error) {
+      answer.append(errorBox(error.message));
+      return;
+    }
+    const path = versionSelect.value
+      ? `/v1/models/${name}/versions/${versionSelect.value}:predict` : `/v1/models/${name}:predict`;
+    try {
+      const { predictions } = await api(path, { method: "POST", json: { instances }, signal });
+      answer.append(predictionTable(predictions, classes));
+    } catch (error) {
+      if (error.name !== "AbortError") answer.append(errorBox(error.message));
+    }
+  });
+}
+
+function predictionTable(predictions, classes) {
+  const caption = h("caption", {}, `${formatCount(predictions.length)} predictions`);
+  if (!classes) {
+    return h("table", { className: "predictions" }, caption,
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Row"), h("th", { scope: "col" }, "Prediction"))),
+      h("tbody", {}, predictions.map((output, index) => h("tr", {},
+        h("th", { scope: "row" }, String(index + 1)),
+        h("td", { className: "number" }, (Array.isArray(output) ? output : [output]).map(formatScore).join(", "))))));
+  }
+  return h("table", { className: "predictions" }, caption,
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Row"), h("th", { scope: "col" }, "Class"),
+      classes.map((label) => h("th", { scope: "col" }, `P(${label})`)))),
+    h("tbody", {}, predictions.map((probabilities, index) => {
+      const best = probabilities.indexOf(Math.max(...probabilities));
+      return h("tr", {},
+        h("th", { scope: "row" }, String(index + 1)),
+        h("td", { className: "predicted" }, String(classes[best])),
+        probabilities.map((probability, i) => h("td", { className: i === best ? "number best" : "number" },
+          probability.toFixed(3))));
+    })));
+}
