@@ -379,6 +379,50 @@ def test_cancelling_a_search_from_the_list(service, client, browser):
     assert after["state"] == "CANCELLED"
 
 
+def test_a_multi_objective_search_shows_its_front_and_publishes_a_trial(service, client, browser):
+    _, search, _ = client.request("POST", "/v1/searches", {
+        "dataset": "iris", "hypermodel": "mlp", "max_trials": 3, "epochs": 1, "seed": 5,
+        "objective": ["val_accuracy", "params:min"], "model_name": "iris-front"})
+    sign_in(browser, service.base)
+    go(browser, service.base, f"#/searches/{search['id']}")
+    wait_until(browser, lambda: text(browser, "main h1 .badge") == "SUCCEEDED",
+               timeout=SEARCH_WAIT, message="the multi-objective search never ended")
+    _, pareto, _ = client.request("GET", f"/v1/searches/{search['id']}/pareto")
+    front = [trial["trial_id"] for trial in pareto["front"]]
+    wait_until(browser, lambda: [row.get_attribute("data-trial") for row in
+                                 find_all(browser, ".front-table tbody tr")] == front)
+    assert text(browser, ".front-table caption") == (
+        f"{len(front)} trials on the front, by val_accuracy")
+    assert texts(browser, ".front-table thead th") == ["Trial", "val_accuracy", "params", "Publish"]
+    first = pareto["front"][0]
+    cells = texts(browser, f".front-table tr[data-trial='{first['trial_id']}'] td")
+    assert float(cells[1]) == pytest.approx(first["metrics"]["params"], rel=1e-3)  # 4 digits
+    # Every scored trial is a dot; the front is one line.
+    assert len(find_all(browser, ".panel-pareto svg path.dots")) == 1
+    assert len(find_all(browser, ".panel-pareto svg path.series")) == 1
+
+    chosen = pareto["front"][-1]["trial_id"]  # the smallest model of the front
+    click(browser, f".front-table tr[data-trial='{chosen}'] "
+                   f"button[aria-label='Publish trial {chosen}']")
+    notice = wait_until(browser, lambda: text(browser, ".panel-pareto .notice"))
+    _, models, _ = client.request("GET", "/v1/models/iris-front")
+    published = max(int(version["version"]) for version in models["model_version_status"])
+    assert notice == f"Trial {chosen} is iris-front version {published}."
+    _, metadata, _ = client.request(
+        "GET", f"/v1/models/iris-front/versions/{published}/metadata")
+    assert metadata["evokt"]["trial_id"] == chosen
+    click(browser, ".panel-pareto .notice a")
+    wait_until(browser, lambda: browser.current_url.endswith("#/models/iris-front"))
+
+
+def test_a_single_objective_search_has_no_pareto_panel(service, browser, launched_search):
+    sign_in(browser, service.base)
+    go(browser, service.base, f"#/searches/{launched_search[0]}")
+    wait_until(browser, lambda: find(browser, "main[data-rendered]"))
+    assert not find(browser, ".panel-pareto").is_displayed()
+    assert find(browser, ".panel-history").is_displayed()
+
+
 def test_ten_thousand_trials_render_virtualised_and_sort(service, browser, synthetic_trials):
     _, trials = synthetic_trials
     sign_in(browser, service.base)

@@ -53,6 +53,17 @@ function scale(min, max, from, to, log = false) {
   return map;
 }
 
+/** `min` and `max` moved apart by 3 % of their span (a factor on a log axis),
+ * so no mark sits on the axis line. */
+function padded(min, max, log) {
+  if (log) {
+    const factor = (max / min) ** 0.03;
+    return [min / factor, max * factor];
+  }
+  const margin = (max - min) * 0.03;
+  return [min - margin, max + margin];
+}
+
 /** About `count` round numbers from `min` to `max`. */
 function niceTicks(min, max, count = 5) {
   const span = max - min;
@@ -93,17 +104,20 @@ function extent(values) {
 }
 
 /**
- * A line chart with optional dots, for the best-so-far history and for
- * comparing searches.
+ * A line chart with optional dots, for the best-so-far history, for
+ * comparing searches and (without a trial axis) for a Pareto front's scatter.
  *
  * @param {object} options
  * @param {string} options.title - Read by screen readers.
  * @param {string} options.description - What the chart shows, in words.
- * @param {Array<{label: string, points: Array<{x: number, y: number}>, step?: boolean}>} options.series
+ * @param {Array<{label: string, points: Array<{x: number, y: number}>, step?: boolean, marks?: boolean}>} options.series
+ *   `marks` rings each point (the members of a Pareto front).
  * @param {Array<{x: number, y: number, id: string}>} [options.dots] - Marks for single trials.
  * @param {string} [options.selected] - The id of a dot to ring.
  * @param {boolean} [options.log] - A logarithmic y axis (all values must be positive).
- * @param {boolean} [options.logX] - A logarithmic x axis (x counts trials from 1).
+ * @param {boolean} [options.logX] - A logarithmic x axis (all values must be positive).
+ * @param {boolean} [options.trialAxis] - x counts trials: it starts at 1 and has whole ticks
+ *   (default); false spans the values, such as a metric's.
  * @param {string} options.xLabel
  * @param {string} options.yLabel
  * @param {number} options.width - Pixels.
@@ -111,7 +125,7 @@ function extent(values) {
  * @param {(dot: object) => void} [options.onPick] - A clicked dot.
  */
 export function lineChart(options) {
-  const { series, dots = [], width, log = false, logX = false } = options;
+  const { series, dots = [], width, log = false, logX = false, trialAxis = true } = options;
   const height = Math.max(200, Math.min(320, Math.round(width * 0.45)));
   const right = width - MARGIN.right;
   const bottom = height - MARGIN.bottom;
@@ -119,7 +133,9 @@ export function lineChart(options) {
   const allY = [...dots.map((d) => d.y), ...series.flatMap((one) => one.points.map((p) => p.y))];
   const [xMin, xMax] = allX.length ? extent(allX) : [0, 1];
   const [yMin, yMax] = allY.length ? extent(allY) : [0, 1];
-  const x = scale(Math.min(xMin, 1), Math.max(xMax, 2), MARGIN.left, right, logX);
+  const x = trialAxis
+    ? scale(Math.min(xMin, 1), Math.max(xMax, 2), MARGIN.left, right, logX)
+    : scale(...padded(xMin, xMax, logX), MARGIN.left, right, logX);
   const y = scale(yMin, yMax, bottom, MARGIN.top, log);
 
   const titleId = `chart-${Math.random().toString(36).slice(2)}`;
@@ -129,7 +145,7 @@ export function lineChart(options) {
   },
   s("title", { id: `${titleId}-t` }, options.title),
   s("desc", { id: `${titleId}-d` }, options.description));
-  svg.append(axes(x, y, { width, height, xLabel: options.xLabel, yLabel: options.yLabel }));
+  svg.append(axes(x, y, { width, height, xLabel: options.xLabel, yLabel: options.yLabel, trialAxis }));
 
   if (dots.length) {
     const d = dots.map((dot) => `M${round(x(dot.x))} ${round(y(dot.y))}h0`).join("");
@@ -148,21 +164,34 @@ export function lineChart(options) {
       else parts.push(`L${px} ${py}`);
     });
     if (one.step) parts.push(`H${round(x(one.points.at(-1).x))}`);
+    const colour = SERIES_COLOURS[index % SERIES_COLOURS.length];
     svg.append(s("path", {
-      className: "series", d: parts.join(""), stroke: SERIES_COLOURS[index % SERIES_COLOURS.length],
+      className: "series", d: parts.join(""), stroke: colour,
       "stroke-dasharray": SERIES_DASHES[index % SERIES_DASHES.length] || undefined,
     }));
+    if (one.marks) {
+      for (const point of one.points) {
+        svg.append(s("circle", { className: "mark", cx: round(x(point.x)), cy: round(y(point.y)), r: 4.5,
+          stroke: colour }));
+      }
+    }
   });
   const picked = dots.find((dot) => dot.id === options.selected);
   if (picked) {
     svg.append(s("circle", { className: "picked", cx: x(picked.x), cy: y(picked.y), r: 6 }));
   }
   if (dots.length && (options.onHover || options.onPick)) {
-    // Dots sorted by x, to find the nearest one by bisection.
+    // Dots sorted by x, to find the nearest one by bisection; on a scatter
+    // (no trial axis) the nearest in both directions.
     const byX = [...dots].sort((a, b) => a.x - b.x);
     const nearest = (event) => {
       const box = svg.getBoundingClientRect();
       const px = ((event.clientX - box.left) / box.width) * width;
+      if (!trialAxis) {
+        const py = ((event.clientY - box.top) / box.height) * height;
+        const distance = (dot) => Math.hypot(x(dot.x) - px, y(dot.y) - py);
+        return dots.reduce((best, dot) => (distance(dot) < distance(best) ? dot : best));
+      }
       let low = 0;
       let high = byX.length - 1;
       while (low < high) {
@@ -182,7 +211,7 @@ export function lineChart(options) {
   return svg;
 }
 
-function axes(x, y, { width, height, xLabel, yLabel }) {
+function axes(x, y, { width, height, xLabel, yLabel, trialAxis }) {
   const bottom = height - MARGIN.bottom;
   const group = s("g", { className: "axes", "aria-hidden": "true" });
   for (const tick of y.ticks(5)) {
@@ -194,11 +223,11 @@ function axes(x, y, { width, height, xLabel, yLabel }) {
     );
   }
   for (const tick of x.ticks(Math.max(2, Math.floor(width / 90)))) {
-    if (!Number.isInteger(tick)) continue;
+    if (trialAxis && !Number.isInteger(tick)) continue;
     const px = round(x(tick));
     group.append(
       s("line", { className: "tick", x1: px, x2: px, y1: bottom, y2: bottom + 4 }),
-      s("text", { x: px, y: bottom + 16, "text-anchor": "middle" }, String(tick)),
+      s("text", { x: px, y: bottom + 16, "text-anchor": "middle" }, trialAxis ? String(tick) : formatScore(tick)),
     );
   }
   group.append(

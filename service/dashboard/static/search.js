@@ -20,10 +20,12 @@ const RECONNECT_MS = [1000, 2000, 5000, 10000];
 
 /**
  * The panels of a search's page, in order. Each is built once and updated
- * whenever the trials, the filter or the chosen trial change. A view of
- * multi-objective searches (the Pareto front) is meant to join this list.
+ * whenever the trials, the filter or the chosen trial change; one with
+ * `applies` shows only for the searches it is true of.
  */
 const PANELS = [
+  { id: "pareto", title: "Pareto front", create: paretoPanel,
+    applies: (search) => search.objectives.length > 1 },
   { id: "history", title: "Best so far", create: historyPanel },
   { id: "parallel", title: "Parallel coordinates", create: parallelPanel },
   { id: "trials", title: "Trials", create: trialsPanel },
@@ -56,8 +58,16 @@ export async function render(main, [searchId], { signal }) {
   const panels = PANELS.map((panel) => {
     const titleId = `panel-${panel.id}`;
     const instance = panel.create(page);
-    main.append(h("section", { className: `card panel panel-${panel.id}`, "aria-labelledby": titleId },
-      h("h2", { id: titleId }, panel.title), instance.element));
+    const section = h("section", { className: `card panel panel-${panel.id}`, "aria-labelledby": titleId,
+      hidden: Boolean(panel.applies) },
+    h("h2", { id: titleId }, panel.title), instance.element);
+    main.append(section);
+    const update = instance.update;
+    // A panel that does not apply to this search stays hidden and is never drawn.
+    instance.update = (current) => {
+      section.hidden = Boolean(panel.applies) && !panel.applies(current.search);
+      if (!section.hidden) update(current);
+    };
     return instance;
   });
   main.append(details);
@@ -124,6 +134,10 @@ export async function render(main, [searchId], { signal }) {
       ["Rank", rank === null ? "—" : `${formatCount(rank)} of ${formatCount(ranked.length)} scored trials`],
       ["Ended", trial.ended ? new Date(trial.ended * 1000).toLocaleString() : "—"],
     ];
+    // KerasTuner's sum of several objectives means nothing to a reader; each objective is shown.
+    for (const [metric, value] of Object.entries(trial.metrics ?? {})) {
+      if (metric !== "multi_objective") facts.push([metric, formatScore(value)]);
+    }
     if (trial.message) facts.push(["Message", trial.message]);
     details.replaceChildren(
       h("div", { className: "page-head" },
@@ -231,6 +245,132 @@ async function follow(searchId, signal, onProgress) {
 }
 
 // Panels ---------------------------------------------------------------------------------
+
+/**
+ * A multi-objective search's Pareto front: every scored trial placed by its
+ * first two objectives, the front's line through the non-dominated ones (the
+ * server's `/pareto`, within the search's constraints), and a table of the
+ * front whose kept models can be published as a version of a model.
+ */
+function paretoPanel(page) {
+  const holder = h("div", { className: "chart-holder" });
+  const readout = h("p", { className: "readout", "aria-live": "off" }, "\u00a0");
+  const logXBox = h("input", { type: "checkbox", id: "pareto-log-x" });
+  const nameInput = h("input", { id: "pareto-model-name", type: "text", autocomplete: "off",
+    "aria-describedby": "pareto-model-help" });
+  const outcome = h("div", { "aria-live": "polite" });
+  const tableHolder = h("div", { className: "scroll-x" });
+  const element = h("div", {},
+    h("div", { className: "toolbar" }, h("label", { className: "check" }, logXBox, "Logarithmic x axis")),
+    holder, readout,
+    h("div", { className: "toolbar" },
+      h("div", { className: "field" },
+        h("label", { for: "pareto-model-name" }, "Publish as model"), nameInput,
+        h("span", { id: "pareto-model-help", className: "hint" },
+          "A trial of the front becomes this model's next version; its models are kept once the search has succeeded."))),
+    outcome, tableHolder);
+  let pareto = null;
+  let fetchedFor = null;
+  let logChosen = false; // by the reader, or once by the data's span
+  logXBox.addEventListener("change", () => {
+    logChosen = true;
+    draw();
+  });
+
+  async function fetchFront() {
+    const wanted = `${page.search.trials_done}:${page.search.state}`;
+    if (wanted === fetchedFor) return;
+    fetchedFor = wanted;
+    try {
+      pareto = await api(`/v1/searches/${page.search.id}/pareto`, { signal: page.signal });
+    } catch (error) {
+      if (error.name !== "AbortError") outcome.replaceChildren(errorBox(error.message));
+      return;
+    }
+    draw();
+  }
+
+  async function publish(trialId, button) {
+    button.disabled = true;
+    try {
+      const published = await api(`/v1/searches/${page.search.id}/publish`, {
+        method: "POST", json: { trial_id: trialId, model_name: nameInput.value.trim() }, signal: page.signal });
+      outcome.replaceChildren(h("p", { className: "notice", role: "status" },
+        `Trial ${published.trial_id} is `,
+        h("a", { href: `#/models/${published.name}` }, `${published.name} version ${published.version}`), "."));
+    } catch (error) {
+      if (error.name !== "AbortError") outcome.replaceChildren(errorBox(error.message));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function draw() {
+    if (!pareto) return;
+    const objectives = pareto.objectives;
+    const [first, second] = objectives;
+    const dots = page.trials
+      .filter((trial) => trial.metrics && Number.isFinite(trial.metrics[first.name])
+        && Number.isFinite(trial.metrics[second.name]))
+      .map((trial) => ({ x: trial.metrics[second.name], y: trial.metrics[first.name], id: trial.trial_id }));
+    const front = pareto.front.map((trial) => ({ x: trial.metrics[second.name], y: trial.metrics[first.name] }))
+      .sort((a, b) => a.x - b.x);
+    const positive = dots.every((dot) => dot.x > 0);
+    logXBox.disabled = !positive;
+    if (!logChosen && positive && dots.length) {
+      // Sizes and latencies spanning a decade or more read best on a log axis.
+      const xs = dots.map((dot) => dot.x);
+      logXBox.checked = Math.max(...xs) >= 10 * Math.min(...xs);
+      logChosen = true;
+    }
+    if (!dots.length) {
+      holder.replaceChildren(h("p", { className: "hint" }, "No trial with both objectives measured yet."));
+    } else {
+      holder.replaceChildren(lineChart({
+        title: "Pareto front",
+        description: `${formatCount(dots.length)} trials by ${first.name} (${first.direction}) and ${second.name} (${second.direction}); the line joins the ${formatCount(front.length)} trials of the front.`,
+        series: [{ label: "Pareto front", points: front, step: true, marks: true }],
+        dots,
+        selected: page.selected,
+        logX: positive && logXBox.checked,
+        trialAxis: false,
+        xLabel: `${second.name} (${second.direction === "min" ? "lower" : "higher"} is better)`,
+        yLabel: `${first.name} (${first.direction === "min" ? "lower" : "higher"} is better)`,
+        width: chartWidth(holder),
+        onHover: (dot) => {
+          readout.textContent = dot
+            ? `Trial ${dot.id}: ${first.name} ${formatScore(dot.y)}, ${second.name} ${formatScore(dot.x)}` : "\u00a0";
+        },
+        onPick: (dot) => page.select(dot.id),
+      }));
+    }
+    if (!nameInput.value) nameInput.value = page.search.model_name;
+    const succeeded = page.search.state === "SUCCEEDED";
+    tableHolder.replaceChildren(h("table", { className: "front-table" },
+      h("caption", {}, `${formatCount(pareto.front.length)} trials on the front, by ${first.name}`),
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col" }, "Trial"),
+        objectives.map((objective) => h("th", { scope: "col" }, objective.name)),
+        h("th", { scope: "col" }, "Publish"))),
+      h("tbody", {}, pareto.front.map((trial) => {
+        const button = h("button", { type: "button", disabled: !(succeeded && trial.exported),
+          "aria-label": `Publish trial ${trial.trial_id}` }, "Publish");
+        button.addEventListener("click", () => publish(trial.trial_id, button));
+        return h("tr", { "data-trial": trial.trial_id },
+          h("th", { scope: "row" }, h("button", { type: "button", className: "link",
+            onclick: () => page.select(trial.trial_id) }, trial.trial_id)),
+          objectives.map((objective) => h("td", {}, formatScore(trial.metrics[objective.name]))),
+          h("td", {}, succeeded && !trial.exported ? "model not kept" : button));
+      }))));
+  }
+
+  function update() {
+    fetchFront();
+    draw();
+  }
+  redrawOnResize(holder, draw, page.signal);
+  return { element, update, select: draw };
+}
 
 function historyPanel(page) {
   const logBox = h("input", { type: "checkbox", id: "history-log" });
