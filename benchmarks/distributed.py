@@ -1,4 +1,5 @@
-"""Parallel search: trials per minute with 1, 2 and 4 workers, worker idle time, and the chief's cost per request.
+"""Parallel search: trials per minute with 1, 2 and 4 workers, worker idle time,
+and the chief's cost per request.
 
 1. A real search (`digits`, MLP hypermodel) with 1, 2 and 4 local worker
    processes through the same code as `evokt search --workers N`: wall time
@@ -238,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
                         "of --trials x --epochs epochs")
     parser.add_argument("--idle-workers", type=int, default=2)
     args = parser.parse_args(argv)
-    print(f"{'workers':>7} {'trials':>6} {'seconds':>8} {'trials/min':>10} {'steady trials/min':>17}")
+    print(f"{'workers':>7} {'trials':>6} {'seconds':>8} {'trials/min':>10} "
+          f"{'steady trials/min':>17}")
     for workers in args.workers:
         seconds, rate, steady = trials_per_minute(workers, args.trials, args.epochs)
         print(f"{workers:>7} {args.trials:>6} {seconds:>8.1f} {rate:>10.1f} {steady:>17.1f}",

@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 from typing import Any
-from typing import Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,7 +74,7 @@ class Problem:
         self.spent = 0
         self._fidelity_reached: dict[tuple, int] = {}
         self.best_value = math.inf
-        self.best_config: Optional[dict] = None
+        self.best_config: dict | None = None
         # (budget spent, regret of the best observed configuration) after each evaluation.
         self.trace: list[tuple[int, float]] = []
 
@@ -95,9 +94,10 @@ class Problem:
         key = tuple(config[name] for name in self.names())
         self.spent += self.cost(config, fidelity)
         self._fidelity_reached[key] = max(fidelity, self._fidelity_reached.get(key, 0))
-        value = float(self.benchmark.query(dict(zip(self.names(), key)), at=fidelity).error)
+        point = dict(zip(self.names(), key, strict=True))
+        value = float(self.benchmark.query(point, at=fidelity).error)
         if value < self.best_value:
-            self.best_value, self.best_config = value, dict(zip(self.names(), key))
+            self.best_value, self.best_config = value, point
         self.trace.append((self.spent, self.regret(self.best_config)))
         return value
 
@@ -196,7 +196,8 @@ def run_dehb(problem: Problem, seed: int, directory: str) -> dict:
 def run_once(benchmark: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     """One search; the regret of its recommendation and its anytime curve."""
     problem = Problem(benchmark, seed, budget)
-    directory = tempfile.mkdtemp(prefix="evokt-mf-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    directory = tempfile.mkdtemp(prefix="evokt-mf-", dir=memory)
     started = time.perf_counter()
     try:
         if method == "dehb":
@@ -265,9 +266,10 @@ def plot_curves(summary: dict, benchmark: str, path: str) -> None:
     plt.close(figure)
 
 
-def main(argv: Optional[list[str]] = None) -> dict:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=list(BENCHMARKS))
+    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS),
+                        choices=list(BENCHMARKS))
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--budget", type=int, default=30,

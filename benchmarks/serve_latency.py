@@ -153,7 +153,8 @@ def main() -> None:
                       f"{result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f} {result['rps']:>8.1f}",
                       flush=True)
         for clients in args.clients:
-            ratio = results[("naive model.predict()", clients)]["p50_ms"] / results[("evokt", clients)]["p50_ms"]
+            ratio = (results[("naive model.predict()", clients)]["p50_ms"]
+                     / results[("evokt", clients)]["p50_ms"])
             print(f"p50 speed-up over model.predict() at {clients} clients: {ratio:.1f}x")
     finally:
         for process in (evokt, naive):

@@ -18,7 +18,8 @@ It prints requests, errors (any non-200 prediction or probe, any 5xx
 anywhere), p50/p99 latency of predictions and probes, what the slow sockets
 and streams were answered, and the search's trial counts after recovery.
 
-    python benchmarks/soak.py [--seconds 60] [--predict-clients 8] [--streams 200] [--slow-sockets 50]
+    python benchmarks/soak.py [--seconds 60] [--predict-clients 8] [--streams 200]
+                              [--slow-sockets 50]
 """
 
 from __future__ import annotations

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             group = [r for r in rows if r["strategy"] == strategy and r["hypermodel"] == hypermodel
                      and r["dataset"] == name]
 
-            def spread(key: str) -> str:
+            def spread(key: str, group: list[dict] = group) -> str:
                 values = [r[key] for r in group]
                 return f"{statistics.mean(values):.4f} ± {statistics.pstdev(values):.4f}"
 

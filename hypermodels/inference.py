@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 
-def compile_inference(model: Any, input_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+def compile_inference(
+    model: Any, input_shape: tuple[int, ...]
+) -> Callable[[np.ndarray], np.ndarray]:
     """A graph-compiled forward pass with a fixed signature, warmed up once.
 
     Args:

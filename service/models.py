@@ -106,7 +106,8 @@ def _metadata(name: str, record: dict[str, Any]):
                 "signature_def": {
                     "serving_default": {
                         "inputs": {INPUT_NAME: _tensor_info(INPUT_NAME, metadata["input_shape"])},
-                        "outputs": {"output_0": _tensor_info("output_0", [_output_width(metadata)])},
+                        "outputs": {
+                            "output_0": _tensor_info("output_0", [_output_width(metadata)])},
                         "method_name": "tensorflow/serving/predict",
                     }
                 }

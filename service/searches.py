@@ -126,7 +126,8 @@ def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str | None
     """
     unknown = sorted(set(body) - SEARCH_FIELDS)
     if unknown:
-        raise ApiError(400, f"{unknown[0]}: unknown field; fields are {', '.join(sorted(SEARCH_FIELDS))}")
+        raise ApiError(400, f"{unknown[0]}: unknown field; fields are "
+                            f"{', '.join(sorted(SEARCH_FIELDS))}")
     check_json(body, "body")
     dataset_id = check_name(body.get("dataset"), "dataset")
     dataset = find_dataset(get_store(), dataset_id)

@@ -32,7 +32,8 @@ def test_split_is_seeded_stratified_and_scaling_uses_training_rows_only():
     assert not np.array_equal(first.x_val, data.load_builtin("iris", seed=4).x_val)
     assert sorted(np.bincount(first.y_val).tolist()) == [10, 10, 10]
     np.testing.assert_allclose(first.feature_mean, first.x_train.mean(axis=0), rtol=1e-5)
-    assert not np.allclose(first.feature_mean, np.concatenate([first.x_train, first.x_val]).mean(axis=0))
+    seen = np.concatenate([first.x_train, first.x_val])
+    assert not np.allclose(first.feature_mean, seen.mean(axis=0))
 
 
 def test_image_scaling_statistics_are_per_channel():
@@ -68,16 +69,20 @@ def test_task_can_be_forced(tmp_path):
     "header,rows,target,message",
     [
         (["x", "y"], [[1, 0]] * 20, "label", "no target column 'label'; columns are x, y"),
-        (["x", "y"], [["abc", 0]] + [[1, i % 2] for i in range(20)], "y", "line 2: column 'x' is not numeric"),
-        (["x", "y"], [[1, i % 2] for i in range(20)] + [["nan", 1]], "y", "line 22: column 'x' is nan, not a finite number"),
-        (["x", "y"], [[1, i % 2] for i in range(20)] + [["", 1]], "y", "line 22: missing value in column 'x'"),
+        (["x", "y"], [["abc", 0]] + [[1, i % 2] for i in range(20)], "y",
+         "line 2: column 'x' is not numeric"),
+        (["x", "y"], [[1, i % 2] for i in range(20)] + [["nan", 1]], "y",
+         "line 22: column 'x' is nan, not a finite number"),
+        (["x", "y"], [[1, i % 2] for i in range(20)] + [["", 1]], "y",
+         "line 22: missing value in column 'x'"),
         (["x", "y"], [[i, i % 2] for i in range(5)], "y", "too few rows (5)"),
         (["x", "y"], [[i, "a"] for i in range(20)], "y", "one class only"),
         (["x", "y"], [[i, "a"] for i in range(19)] + [[1, "b"]], "y", "class 'b' has a single row"),
         (["y"], [[i % 2] for i in range(20)], "y", "no feature columns"),
     ],
 )
-def test_bad_csv_files_get_one_line_errors_naming_the_problem(tmp_path, header, rows, target, message):
+def test_bad_csv_files_get_one_line_errors_naming_the_problem(tmp_path, header, rows, target,
+                                                              message):
     path = write_csv(tmp_path / "bad.csv", header, rows)
     with pytest.raises(data.DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
         data.load_csv(path, target)

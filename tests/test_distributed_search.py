@@ -55,7 +55,8 @@ def test_a_worker_killed_mid_trial_does_not_stop_the_search(tmp_path):
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            running = [s for s, _, _ in trial_statuses(project).values()] if project.exists() else []
+            statuses = trial_statuses(project).values() if project.exists() else []
+            running = [status for status, _, _ in statuses]
             if running.count("RUNNING") >= 2:
                 break
             time.sleep(0.1)

@@ -16,7 +16,8 @@ def test_two_workers_spend_the_epoch_budget_and_the_chief_exports_the_best(tmp_p
     trials = {trial_id: json.loads(values) for trial_id, (status, _, values)
               in trial_statuses(project).items() if status == "COMPLETED"}
     assert len(trials) == len(trial_statuses(project))
-    spent = sum(values["tuner/epochs"] - values["tuner/initial_epoch"] for values in trials.values())
+    spent = sum(values["tuner/epochs"] - values["tuner/initial_epoch"]
+                for values in trials.values())
     assert spent == 8  # the lowest rung is 1 epoch, so the budget is used up
     promoted = [values for values in trials.values() if "tuner/trial_id" in values]
     assert promoted and all(values["tuner/trial_id"] in trials for values in promoted)

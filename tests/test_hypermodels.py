@@ -107,7 +107,8 @@ def test_sequence_convolution_hyperparameters_are_conditional_on_the_layer_type(
 
 def test_seed_document_presets_build_the_two_hand_designed_networks():
     hypermodel = CNNHyperModel((8, 8, 1), num_classes=10)
-    for preset, filters, dense in zip(SEED_CNN_PRESETS, [(32, 64), (64, 128)], [128, 256]):
+    for preset, filters, dense in zip(SEED_CNN_PRESETS, [(32, 64), (64, 128)], [128, 256],
+                                     strict=True):
         model = hypermodel.build(configure(hypermodel, preset))
         convs = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
         denses = [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]

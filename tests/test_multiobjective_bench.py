@@ -109,3 +109,18 @@ def test_runs_of_different_seeds_share_no_proposal_sequence():
             for seed in range(8)]
     for seed in range(2):
         assert len(set(runs[seed]) & set(runs[seed + 6])) <= 1
+
+
+def member(trial: str, val_accuracy: float, params: int) -> dict:
+    return {"trial": trial, "val_accuracy": val_accuracy, "params": params}
+
+
+def test_the_real_front_is_judged_by_a_close_model_a_fifth_the_size():
+    from pareto_digits import small_and_close
+
+    # The front is ordered by accuracy, best first.
+    front = [member("3", 0.980, 100_000), member("7", 0.975, 30_000), member("1", 0.972, 15_000),
+             member("4", 0.90, 2_000)]
+    assert small_and_close(front)["trial"] == "1"  # 0.8 points less, 15 % of the size
+    assert small_and_close(front[:2]) is None  # close, but 30 % of the size
+    assert small_and_close([front[0], front[3]]) is None  # small, but 8 points less

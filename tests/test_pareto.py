@@ -67,7 +67,8 @@ def test_a_trial_missing_an_objective_is_left_out():
     incomplete = trial_module.Trial(keras_tuner.HyperParameters(), trial_id="9",
                                     status="COMPLETED")
     assert pareto.objective_vector(incomplete, OBJECTIVES) is None
-    assert pareto.pareto_front([incomplete, make_trial("1", 0.9, 10)], OBJECTIVES)[0].trial_id == "1"
+    front = pareto.pareto_front([incomplete, make_trial("1", 0.9, 10)], OBJECTIVES)
+    assert front[0].trial_id == "1"
 
 
 @pytest.mark.parametrize("objective,expected", [

@@ -117,7 +117,8 @@ def test_a_csv_upload_is_stored_and_described(client, tmp_path):
     fetched = client.get(f"/v1/datasets/{dataset['id']}", headers=AUTH)
     conforms(fetched, "/v1/datasets/{dataset_id}", "get")
     assert fetched.json == dataset
-    assert dataset["id"] in [d["id"] for d in client.get("/v1/datasets", headers=AUTH).json["datasets"]]
+    listed = client.get("/v1/datasets", headers=AUTH).json["datasets"]
+    assert dataset["id"] in [one["id"] for one in listed]
 
 
 def test_an_npz_upload_of_sequences(client):
@@ -395,7 +396,8 @@ def iris_model(app):
 def test_model_status_and_metadata_in_tf_serving_shape(client, iris_model):
     listed = client.get("/v1/models", headers=AUTH)
     conforms(listed, "/v1/models", "get")
-    assert listed.json["models"] == [{"name": "iris", "latest_version": 1, "task": "classification"}]
+    assert listed.json["models"] == [
+        {"name": "iris", "latest_version": 1, "task": "classification"}]
     status = client.get("/v1/models/iris", headers=AUTH)
     conforms(status, "/v1/models/{name}", "get")
     assert status.json["model_version_status"] == [

@@ -13,7 +13,6 @@ from service.app import create_app
 from service.config import ConfigError
 from service.predictor import ModelCache
 
-
 # Configuration and the token ---------------------------------------------------------------
 
 

@@ -43,7 +43,8 @@ def test_every_operation_conforms_and_never_errors(tmp_path):
             # Invalid inputs exist only where the operation takes some.
             strategies.append(operation.as_strategy(GenerationMode.NEGATIVE))
         if pinned:
-            strategies.append(operation.as_strategy(GenerationMode.POSITIVE, path_parameters=pinned))
+            strategies.append(
+                operation.as_strategy(GenerationMode.POSITIVE, path_parameters=pinned))
         for strategy in strategies:
 
             @given(case=strategy)

@@ -68,7 +68,8 @@ def test_a_child_dies_with_its_parent_even_after_kill_9(tmp_path):
     parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         from tuner_ext.supervisor import Supervisor
-        child = Supervisor().start("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])
+        child = Supervisor().start(
+            "sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])
         open({str(pid_file)!r}, "w").write(str(child.pid))
         time.sleep(600)
     """)], cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

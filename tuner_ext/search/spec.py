@@ -136,10 +136,12 @@ class SearchSpec:
         if self.max_params is not None:
             _check_int("max_params", self.max_params, 1, 10**12)
         if self.max_latency_ms is not None and not (
-            isinstance(self.max_latency_ms, (int, float)) and not isinstance(self.max_latency_ms, bool)
+            isinstance(self.max_latency_ms, (int, float))
+            and not isinstance(self.max_latency_ms, bool)
             and 0 < self.max_latency_ms <= 1e6
         ):
-            raise SpecError(f"max_latency_ms: must be a number above 0, got {self.max_latency_ms!r}")
+            raise SpecError(
+                f"max_latency_ms: must be a number above 0, got {self.max_latency_ms!r}")
         if self.max_epochs_budget is not None:
             _check_int("max_epochs_budget", self.max_epochs_budget, 1,
                        MAX_TRIALS_LIMIT * MAX_EPOCHS_LIMIT)
