@@ -14,6 +14,14 @@ MEASURED_METRICS = {"params": "min", "latency_ms": "min", "model_bytes": "min"}
 # Numerical mutation step in `value_to_prob` space: mostly a neighbouring value.
 DEFAULT_MUTATION_SCALE = 0.15
 
+# Candidates a model of the completed trials screens per proposal (Optuna's TPE
+# also scores 24).
+DEFAULT_CANDIDATES = 24
+# Evaluations of one configuration at most: its first and two re-evaluations.
+DEFAULT_MAX_EVALUATIONS = 3
+# The largest share of the budget spent on re-evaluations.
+DEFAULT_REEVALUATION_SHARE = 0.2
+
 
 def default_population_size(max_trials: int | None) -> int:
     """A third of the budget, between 4 and 100 (33 for 100 trials).

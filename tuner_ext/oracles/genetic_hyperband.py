@@ -97,6 +97,11 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
     rung). Use it with `GeneticHyperband`, `keras_tuner.Hyperband`'s tuner, or
     any tuner that honours those values.
 
+    It proposes with its own `populate_space`, so it neither re-evaluates
+    configurations nor screens candidates with a model (its promotions
+    already evaluate the best networks again, trained longer), and it ranks
+    trials by their own scores, each rung apart.
+
     Args:
         objective: A string, `keras_tuner.Objective` instance, or a list of
             them, as for `keras_tuner.Oracle`.
