@@ -2,6 +2,9 @@
 in both evolutionary oracles, driven through KerasTuner's own API."""
 
 import collections
+import json
+import os
+import re
 
 import keras_tuner
 import pytest
@@ -13,9 +16,14 @@ from conftest import repeats_outside
 from conftest import run_trials
 from conftest import start_oracle
 from conftest import values_key
+from helpers import evokt
+from helpers import trial_statuses
 
+from service.search_process import StoreObserver
+from service.store import JobStore
 from tuner_ext import GeneticOracle
 from tuner_ext import GreedyOracle
+from tuner_ext.search.spec import SearchSpec
 
 ORACLES = [GeneticOracle, GreedyOracle]
 
@@ -226,3 +234,51 @@ def test_a_configuration_over_the_constraints_is_neither_reevaluated_nor_recomme
     best = oracle.get_best_trials(5)
     assert all(t.metrics.get_last_value("size") <= 2 for t in best)
 
+
+def test_a_real_search_shows_its_reevaluation_and_exports_by_the_mean(tmp_path):
+    """evokt search trains for real; the last trial of five re-evaluates the
+    leader (a fifth of the budget), which summary and best.json name."""
+    project, output = tmp_path / "search", tmp_path / "model"
+    result = evokt("search", "--dataset", "iris", "--max-trials", "5", "--epochs", "1",
+                   "--project-dir", str(project), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    with open(project / "oracle.json") as file:
+        reevaluations = json.load(file)["reevaluations"]
+    assert len(reevaluations) == 1
+    (reevaluation, first), = reevaluations.items()
+    statuses = trial_statuses(project)
+    assert statuses[reevaluation][2] == statuses[first][2]  # the same values
+    best = json.loads((output / "best.json").read_text())
+    assert best["trial_id"] != reevaluation
+    if best["trial_id"] == first:
+        scores = [statuses[first][1], statuses[reevaluation][1]]
+        assert best["evaluations"] == [first, reevaluation]
+        assert best["mean_score"] == pytest.approx(sum(scores) / 2)
+    else:  # the second evaluation pulled the first leader's mean below another
+        assert best["evaluations"] == [best["trial_id"]]
+    summary = evokt("summary", str(project), env={**os.environ, "COLUMNS": "200"})
+    assert summary.returncode == 0, summary.stderr
+    assert "reevaluates" in summary.stdout
+    row = next(line for line in summary.stdout.splitlines()
+               if re.search(rf"│\s*{reevaluation}\s*│", line))
+    assert re.search(rf"│\s*{reevaluation}\s*│\s*{first}\s*│", row)
+
+
+def test_the_service_store_keeps_which_trial_a_reevaluation_reevaluates(tmp_path, project_dir):
+    oracle = make_oracle(GeneticOracle, project_dir, max_trials=30)
+    store = JobStore(str(tmp_path / "data"))
+    spec = SearchSpec(dataset="iris", hypermodel="mlp", oracle="genetic", max_trials=30, epochs=1)
+    store.add_search("s1", spec.to_dict(), "iris", "model", max_pending=10)
+    observer = StoreObserver(store, "s1")
+    score = NoisyScore(seed=9)
+    for _ in range(30):
+        trial = oracle.create_trial("tuner0")
+        oracle.update_trial(trial.trial_id, {"score": score(trial.hyperparameters.values)})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+        observer.trial_ended(oracle, trial)
+    assert oracle.reevaluations()
+    shown = {trial["trial_id"]: trial["reevaluates"] for trial in store.trials("s1")}
+    assert shown == {trial_id: oracle.reevaluations().get(trial_id) for trial_id in oracle.trials}
+    # The search's best trial is a configuration's first trial, by the estimate.
+    assert store.search("s1")["best_trial"] == oracle.get_best_trials(1)[0].trial_id
