@@ -156,7 +156,8 @@ class Table:
         return float(self.benchmark(values)[self.metric])
 
     def regret(self, values: dict[str, Any]) -> float:
-        mean = _means(type(self.benchmark).__name__, self.benchmark._dataset_name, self.metric)[self.key(values)]
+        means = _means(type(self.benchmark).__name__, self.benchmark._dataset_name, self.metric)
+        mean = means[self.key(values)]
         return self.best_mean - mean if self.direction == "max" else mean - self.best_mean
 
 
@@ -418,7 +419,8 @@ def print_side_by_side(summary: dict, benchmarks: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=list(BENCHMARKS))
+    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS),
+                        choices=list(BENCHMARKS))
     parser.add_argument("--oracles", nargs="+", default=["genetic", "greedy", "random", "tpe"],
                         choices=list(ORACLES) + PEERS)
     parser.add_argument("--seeds", type=int, default=30)

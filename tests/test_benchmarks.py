@@ -16,7 +16,8 @@ def test_quick_benchmarks_run_every_harness_and_print_their_tables():
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     for oracle in ("genetic", "greedy", "random", "tpe", "bayesian"):
-        assert re.search(rf"nb201-cifar10\s+{oracle}\s+\d+\s+30|nb201-cifar10\s+{oracle}\s+1\s+12", out)
+        assert re.search(rf"nb201-cifar10\s+{oracle}\s+\d+\s+30"
+                         rf"|nb201-cifar10\s+{oracle}\s+1\s+12", out)
         assert re.search(rf"hpolib-naval\s+{oracle}\s+", out)
     # Hypervolume regret of every method on the quick pairs: 2 seeds x 20 trials,
     # between 0 and the true front's hypervolume (at most 1.21).

@@ -32,7 +32,8 @@ def test_without_repeated_evaluations_the_estimate_is_the_score():
 
 @pytest.mark.parametrize("direction,sign", [("max", -1), ("min", 1)])
 def test_the_estimate_is_the_mean_made_cautious_by_its_standard_error(direction, sign):
-    scores = {"A": (0.7, 0.8, 0.75), "B": (0.9, 1.0, 0.95), "C": (0.2, 0.3, 0.25), "D": (0.0, 0.1, 0.05)}
+    scores = {"A": (0.7, 0.8, 0.75), "B": (0.9, 1.0, 0.95),
+              "C": (0.2, 0.3, 0.25), "D": (0.0, 0.1, 0.05)}
     trials, reevaluations = [], {}
     for name, values in scores.items():
         for index, value in enumerate(values):

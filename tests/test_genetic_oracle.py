@@ -146,7 +146,8 @@ def test_initial_hps_come_first_and_join_the_population(project_dir):
     assert first["units_0"] == 256 and first["activation_0"] == "tanh"
     assert first["dropout"] == 0.0 and first["batch_norm"] is False  # defaults
     assert second["num_layers"] == 2 and second["units_1"] == 16
-    assert {t.trial_id for t in oracle.completed_trials()[:2]} == {trials[0].trial_id, trials[1].trial_id}
+    first_two = {t.trial_id for t in oracle.completed_trials()[:2]}
+    assert first_two == {trials[0].trial_id, trials[1].trial_id}
 
 
 def test_invalid_initial_hps_are_rejected_with_the_hyperparameter_named(project_dir):

@@ -59,7 +59,8 @@ def test_climbs_in_the_objective_direction(project_dir, direction, sign):
     starts = [peak_score(t.hyperparameters.values) for t in trials[:10]]
     best = max(peak_score(t.hyperparameters.values) for t in trials)
     assert best > max(starts)
-    assert statistics.median(peak_score(t.hyperparameters.values) for t in trials[-50:]) > statistics.median(starts)
+    late = [peak_score(t.hyperparameters.values) for t in trials[-50:]]
+    assert statistics.median(late) > statistics.median(starts)
 
 
 def test_no_duplicates_determinism_and_resume(tmp_path):
@@ -71,7 +72,8 @@ def test_no_duplicates_determinism_and_resume(tmp_path):
 
     directory = str(tmp_path / "resumed")
     score = NoisyScore()
-    head = run_trials(make_oracle(directory, space=continuous_space, max_trials=60), 37, score=score)
+    head = run_trials(make_oracle(directory, space=continuous_space, max_trials=60), 37,
+                      score=score)
     resumed = make_oracle(directory, space=continuous_space, max_trials=60)
     resumed.reload()
     tail = run_trials(resumed, 60, score=score)

@@ -121,7 +121,8 @@ def test_reevaluation_can_be_turned_off(project_dir, oracle_class, off):
 
 
 @pytest.mark.parametrize("oracle_class", ORACLES)
-def test_parallel_workers_ending_out_of_order_never_overdo_a_configuration(project_dir, oracle_class):
+def test_parallel_workers_ending_out_of_order_never_overdo_a_configuration(
+        project_dir, oracle_class):
     oracle = make_oracle(oracle_class, project_dir, max_trials=90, max_evaluations=3,
                          reevaluation_share=0.3)
     score = NoisyScore(seed=4)
@@ -131,7 +132,9 @@ def test_parallel_workers_ending_out_of_order_never_overdo_a_configuration(proje
     step = 0
     while in_flight:
         # The worker that started longest ago is not always the first to end.
-        worker = workers[(step * 2) % 3] if workers[(step * 2) % 3] in in_flight else next(iter(in_flight))
+        worker = workers[(step * 2) % 3]
+        if worker not in in_flight:
+            worker = next(iter(in_flight))
         step += 1
         trial = in_flight.pop(worker)
         oracle.update_trial(trial.trial_id, {"score": score(trial.hyperparameters.values)})

@@ -36,7 +36,7 @@ def test_inactive_hyperparameters_are_encoded_apart_from_every_value():
     hps = screening.modelled(space)
     names = [hp.name for hp in hps]
     assert "optimizer" not in names  # Fixed: nothing to model
-    encoded = dict(zip(names, screening.encode(hps, layers(1))))
+    encoded = dict(zip(names, screening.encode(hps, layers(1)), strict=True))
     assert encoded["units_1"] is None and encoded["activation_2"] is None
     assert 0.0 <= encoded["units_0"] < 1.0 and 0.0 <= encoded["dropout"] < 1.0
 
@@ -44,7 +44,8 @@ def test_inactive_hyperparameters_are_encoded_apart_from_every_value():
 def test_candidates_like_the_good_configurations_score_higher():
     space = conditional_space()
     good = [layers(2, units=128, activation="tanh")]
-    bad = [layers(2, units=units, activation="relu") for units in (16, 32, 64, 256)] * 2 + [layers(1)]
+    bad = [layers(2, units=units, activation="relu") for units in (16, 32, 64, 256)] * 2
+    bad += [layers(1)]
     model = model_of(space, good, bad)
     near = layers(2, units=128, activation="tanh", dropout=0.3)
     neighbour = layers(2, units=64, activation="tanh", dropout=0.3)

@@ -111,7 +111,8 @@ def test_unknown_strategy_and_options_are_refused_with_the_valid_ones_named(iris
         ("genetic", [1], "oracle_options: must be an object of tuner arguments"),
         ("genetic", {"reevaluation_share": 1.0},
          "oracle_options.reevaluation_share: must be a number from 0 to 0.9, got 1.0"),
-        ("greedy", {"candidates": 0}, "oracle_options.candidates: must be an integer from 1 to 1000"),
+        ("greedy", {"candidates": 0},
+         "oracle_options.candidates: must be an integer from 1 to 1000"),
         ("genetic", {"max_evaluations": 2.5},
          "oracle_options.max_evaluations: must be an integer from 1 to 100"),
         ("genetic-hyperband", {"candidates": 24}, "genetic-hyperband takes no option candidates"),
@@ -149,4 +150,5 @@ def test_the_documented_defaults_are_the_oracles_defaults(max_trials, population
     assert greedy.random_starts == starts
     # The noise-aware, model-guided defaults of the README's tables.
     for oracle in (genetic, greedy):
-        assert (oracle.candidates, oracle.max_evaluations, oracle.reevaluation_share) == (24, 3, 0.2)
+        noise_options = (oracle.candidates, oracle.max_evaluations, oracle.reevaluation_share)
+        assert noise_options == (24, 3, 0.2)

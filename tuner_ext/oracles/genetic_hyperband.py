@@ -202,7 +202,8 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
         # The cheapest trial: a new network, or a promotion (rounding can make
         # one cheaper than a new network: rungs of 2, 3 and 5 epochs).
         cheapest = min([epochs_of_rungs[0]] + [
-            higher - lower for lower, higher in zip(epochs_of_rungs, epochs_of_rungs[1:])])
+            higher - lower
+            for lower, higher in zip(epochs_of_rungs, epochs_of_rungs[1:], strict=False)])
         super().__init__(
             objective=objective,
             # The most trials the budget can pay for; the budget, not this,
