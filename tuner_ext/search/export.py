@@ -25,6 +25,7 @@ from tuner_ext.oracles.pareto import objective_vector
 from tuner_ext.oracles.pareto import objectives_of
 from tuner_ext.oracles.pareto import pareto_front
 from tuner_ext.oracles.trials import has_score
+from tuner_ext.oracles.trials import is_feasible
 from tuner_ext.oracles.trials import recommended_trials
 from tuner_ext.oracles.trials import reevaluations_in
 from tuner_ext.search.errors import NoCompletedTrialError
@@ -130,12 +131,13 @@ def export_trial(
             os.unlink(temporary)
     objectives = objectives_of(tuner.oracle.objective)
     values = [objective_value(trial, objective) for objective in objectives]
-    # The configuration's first trial and its re-evaluations: the
-    # recommendation rests on their mean, not on the first score alone.
+    # The configuration's first trial and the re-evaluations its estimate
+    # counts: the recommendation rests on their mean, not on the first score.
     evaluations = [trial] + [
         tuner.oracle.trials[reevaluation]
         for reevaluation, first in reevaluations_in(tuner.oracle.get_state()).items()
-        if first == trial.trial_id and has_score(tuner.oracle.trials[reevaluation])]
+        if first == trial.trial_id and has_score(tuner.oracle.trials[reevaluation])
+        and is_feasible(tuner.oracle.trials[reevaluation], spec.constraints)]
     description = {
         "strategy": spec.oracle,
         "hypermodel": spec.hypermodel,
