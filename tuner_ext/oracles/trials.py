@@ -3,10 +3,11 @@
 A trial counts when it completed with a finite score and meets the search's
 constraints (upper bounds on metrics such as `params`). A re-evaluation (a
 trial of a configuration already tried, declared in the oracle's state) adds
-a score to that configuration; it is never recommended itself. The recommendation is
-the oracle's own order (`get_best_trials`: evokt's oracles rank configurations
-by more than their luckiest score), and with several objectives the Pareto
-fronts, each ordered by the first objective. The export, the progress view,
+a score to that configuration; it is never recommended itself. The
+recommendation is the oracle's own order (`get_best_trials`: evokt's oracles
+rank configurations by an estimate from all their evaluations, not by their
+luckiest score), and with several objectives the Pareto fronts, each ordered
+by the first objective. The export, the progress view,
 the results table and the service all follow it.
 """
 
