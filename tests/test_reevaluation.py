@@ -285,3 +285,21 @@ def test_the_service_store_keeps_which_trial_a_reevaluation_reevaluates(tmp_path
     assert shown == {trial_id: oracle.reevaluations().get(trial_id) for trial_id in oracle.trials}
     # The search's best trial is a configuration's first trial, by the estimate.
     assert store.search("s1")["best_trial"] == oracle.get_best_trials(1)[0].trial_id
+
+
+def test_a_store_of_schema_3_gains_the_reevaluates_column_and_keeps_its_trials(tmp_path):
+    data_dir = str(tmp_path / "data")
+    store = JobStore(data_dir)
+    spec = SearchSpec(dataset="iris", hypermodel="mlp", oracle="genetic", max_trials=2, epochs=1)
+    store.add_search("old", spec.to_dict(), "iris", "model", max_pending=10)
+    store.record_trial("old", {"trial_id": "0", "status": "COMPLETED", "score": 0.9,
+                               "hyperparameters": {"units": 8}},
+                       {"trials_done": 1, "objective": "val_accuracy", "direction": "max"})
+    # Back to the schema before re-evaluations were recorded.
+    store.connection.execute("ALTER TABLE trials DROP COLUMN reevaluates")
+    store.connection.execute("PRAGMA user_version = 3")
+    store.connection.close()
+    migrated = JobStore(data_dir)
+    assert migrated.connection.execute("PRAGMA user_version").fetchone()[0] == 4
+    (trial,) = migrated.trials("old")
+    assert trial["trial_id"] == "0" and trial["score"] == 0.9 and trial["reevaluates"] is None
