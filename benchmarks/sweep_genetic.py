@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crossover", type=float, nargs="+", default=[0.0, 0.5])
     parser.add_argument("--candidates", type=int, nargs="+", default=[24])
     parser.add_argument("--max-evaluations", type=int, nargs="+", default=[3])
-    parser.add_argument("--reevaluation-share", type=float, nargs="+", default=[0.2])
+    parser.add_argument("--reevaluation-share", type=float, nargs="+", default=[0.1])
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--processes", type=int, default=2)

@@ -239,10 +239,12 @@ def test_a_configuration_over_the_constraints_is_neither_reevaluated_nor_recomme
 
 
 def test_a_real_search_shows_its_reevaluation_and_exports_by_the_mean(tmp_path):
-    """evokt search trains for real; the last trial of five re-evaluates the
-    leader (a fifth of the budget), which summary and best.json name."""
+    """evokt search trains for real; with a fifth of the budget for
+    re-evaluation the last trial of five re-evaluates the leader, which
+    summary and best.json name."""
     project, output = tmp_path / "search", tmp_path / "model"
     result = evokt("search", "--dataset", "iris", "--max-trials", "5", "--epochs", "1",
+                   "--option", "reevaluation_share=0.2",
                    "--project-dir", str(project), "--output", str(output))
     assert result.returncode == 0, result.stderr
     with open(project / "oracle.json") as file:

@@ -151,4 +151,4 @@ def test_the_documented_defaults_are_the_oracles_defaults(max_trials, population
     # The noise-aware, model-guided defaults of the README's tables.
     for oracle in (genetic, greedy):
         noise_options = (oracle.candidates, oracle.max_evaluations, oracle.reevaluation_share)
-        assert noise_options == (24, 3, 0.2)
+        assert noise_options == (24, 3, 0.1)

@@ -103,7 +103,7 @@ class GeneticOracle(EvolutionaryOracle):
             Defaults to 3.
         reevaluation_share: Float in [0, 1), the largest share of
             `max_trials` spent on re-evaluations; 0 turns them off.
-            Defaults to 0.2.
+            Defaults to 0.1.
     """
 
     def __init__(
@@ -241,7 +241,7 @@ class GeneticSearch(EvoktTuner):
         max_evaluations: Integer, the most evaluations of one configuration.
             1 turns re-evaluation off. Defaults to 3.
         reevaluation_share: Float in [0, 1), the largest share of the
-            trials spent on re-evaluations. Defaults to 0.2.
+            trials spent on re-evaluations. Defaults to 0.1.
         **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, `executions_per_trial`, ...
     """
