@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"{'trial':>5} {'val acc':>8} {'test acc':>8} {'params':>9} {'latency ms':>10}")
     for member in front:
         print(f"{member['trial']:>5} {member['val_accuracy']:>8.4f} "
-              f"{member['test_accuracy']:>8.4f} {member['params']:>9,} {member['latency_ms']:>10.3f}")
+              f"{member['test_accuracy']:>8.4f} {member['params']:>9,} "
+              f"{member['latency_ms']:>10.3f}")
     chosen = small_and_close(front)
     if chosen is None:
         print("no model of the front is within 1 accuracy point of the best with a fifth of "

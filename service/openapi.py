@@ -142,6 +142,9 @@ SCHEMAS: dict[str, Any] = {
     }),
     "Trial": _object({
         "trial_id": {"type": "string"},
+        "reevaluates": {"type": ["string", "null"], "description": "For a re-evaluation (the "
+                        "same configuration trained again, so that the recommendation rests "
+                        "on a mean), the id of the configuration's first trial; else null"},
         "status": {"type": "string"},
         "score": NULLABLE_NUMBER,
         "hyperparameters": {"type": "object"},

@@ -30,6 +30,7 @@ from tuner_ext.oracles.pareto import objectives_of
 from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.trials import best_scored_trial
 from tuner_ext.oracles.trials import has_score
+from tuner_ext.oracles.trials import reevaluations_in
 from tuner_ext.search.layout import SPEC_FILE
 from tuner_ext.search.observe import SearchObserver
 from tuner_ext.search.pipeline import run_search
@@ -57,6 +58,7 @@ class StoreObserver(SearchObserver):
             self.search_id,
             {
                 "trial_id": trial.trial_id,
+                "reevaluates": reevaluations_in(oracle.get_state()).get(trial.trial_id),
                 "status": trial.status,
                 "score": objective_value(trial, objectives[0]) if has_score(trial) else None,
                 "hyperparameters": trial.hyperparameters.values,

@@ -195,8 +195,10 @@ def get_trials(search_id: str):
 def get_pareto(search_id: str):
     """The search's Pareto front: its non-dominated trials (within its
     constraints), ordered by the first objective; for one objective, the
-    best trial. `exported` says which can be published (once the search has
-    ended, every trial of the front is kept)."""
+    recommended trial (the search's `best_trial`, ranked by the mean of its
+    configuration's evaluations rather than by its luckiest score).
+    `exported` says which can be published (once the search has ended,
+    every trial of the front is kept)."""
     record = _get_search(search_id)
     spec = record["spec"]
     objectives = search_view(record)["objectives"]
@@ -212,7 +214,11 @@ def get_pareto(search_id: str):
         if trial["status"] == "COMPLETED" and vector is not None and feasible:
             candidates.append(trial)
             vectors.append(vector)
-    first = non_dominated_fronts(vectors)[0] if vectors else []
+    if len(objectives) == 1:
+        first = [index for index, trial in enumerate(candidates)
+                 if trial["trial_id"] == record["best_trial"]]
+    else:
+        first = non_dominated_fronts(vectors)[0] if vectors else []
     front = sorted(first, key=lambda index: vectors[index])
     layout = current_app.extensions["evokt.layout"]
     return jsonify(objectives=objectives, constraints=constraints, front=[

@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS trials (
     message TEXT,
     ended REAL,
     metrics TEXT,
+    reevaluates TEXT,
     PRIMARY KEY (search_id, trial_id)
 );
 CREATE TABLE IF NOT EXISTS model_versions (
@@ -98,13 +99,15 @@ CREATE TABLE IF NOT EXISTS model_versions (
 
 # `_MIGRATIONS[v]` brings a store of schema version v to v + 1: version 2 counts a
 # search's restarts, version 3 keeps its objectives, its trials' metrics and the
-# trial each model version was made from.
-SCHEMA_VERSION = 3
+# trial each model version was made from, version 4 the trial a re-evaluation
+# re-evaluates.
+SCHEMA_VERSION = 4
 _MIGRATIONS = {
     1: ["ALTER TABLE searches ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0"],
     2: ["ALTER TABLE searches ADD COLUMN objectives TEXT",
         "ALTER TABLE trials ADD COLUMN metrics TEXT",
         "ALTER TABLE model_versions ADD COLUMN trial_id TEXT"],
+    3: ["ALTER TABLE trials ADD COLUMN reevaluates TEXT"],
 }
 
 _JSON_COLUMNS = {"spec", "input_shape", "classes", "best_hyperparameters", "hyperparameters",
@@ -279,10 +282,11 @@ class JobStore:
         with self.transaction() as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO trials (search_id, trial_id, status, score,"
-                " hyperparameters, message, ended, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " hyperparameters, message, ended, metrics, reevaluates)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (search_id, trial["trial_id"], trial["status"], trial.get("score"),
                  json.dumps(trial["hyperparameters"]), trial.get("message"), trial.get("ended"),
-                 json.dumps(trial.get("metrics") or {})),
+                 json.dumps(trial.get("metrics") or {}), trial.get("reevaluates")),
             )
             connection.execute(
                 "UPDATE searches SET trials_done = ?, objective = ?, direction = ?,"
@@ -296,8 +300,8 @@ class JobStore:
 
     def trials(self, search_id: str) -> list[dict[str, Any]]:
         return self._query(
-            "SELECT trial_id, status, score, hyperparameters, message, ended, metrics FROM trials"
-            " WHERE search_id = ? ORDER BY trial_id",
+            "SELECT trial_id, reevaluates, status, score, hyperparameters, message, ended,"
+            " metrics FROM trials WHERE search_id = ? ORDER BY trial_id",
             (search_id,),
         )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -77,8 +78,38 @@ class FakeClock:
         self.now += seconds
 
 
+class NoisyScore:
+    """`peak_score` plus Gaussian noise, as training with another seed gives.
+
+    The noise comes from one generator consumed call after call, so the same
+    sequence of evaluations gets the same scores (a resumed search included,
+    when it keeps using the same instance).
+    """
+
+    def __init__(self, seed: int = 0, deviation: float = 0.3):
+        self.rng = random.Random(seed)
+        self.deviation = deviation
+
+    def __call__(self, values: dict) -> float:
+        return peak_score(values) + self.rng.gauss(0.0, self.deviation)
+
+
 def values_key(values: dict) -> str:
     return json.dumps(values, sort_keys=True)
+
+
+def repeats_outside(trials: list, reevaluations: dict) -> list:
+    """Trials whose configuration was tried before and that are not declared
+    re-evaluations of that configuration's first trial."""
+    first_of: dict = {}
+    accidental = []
+    for trial in trials:
+        key = values_key(trial.hyperparameters.values)
+        if key not in first_of:
+            first_of[key] = trial.trial_id
+        elif reevaluations.get(trial.trial_id) != first_of[key]:
+            accidental.append(trial.trial_id)
+    return accidental
 
 
 def start_oracle(oracle: keras_tuner.Oracle, directory: str) -> keras_tuner.Oracle:

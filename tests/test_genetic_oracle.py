@@ -3,9 +3,11 @@ import statistics
 
 import keras_tuner
 import pytest
+from conftest import NoisyScore
 from conftest import conditional_space
 from conftest import continuous_space
 from conftest import peak_score
+from conftest import repeats_outside
 from conftest import run_trials
 from conftest import start_oracle
 from conftest import values_key
@@ -25,10 +27,22 @@ def make_oracle(project_dir, direction="max", space=conditional_space, **kwargs)
 
 
 def test_never_proposes_a_configuration_twice_in_a_long_run(project_dir):
-    oracle = make_oracle(project_dir, max_trials=400, population_size=10, sample_size=5)
+    oracle = make_oracle(project_dir, max_trials=400, population_size=10, sample_size=5,
+                         max_evaluations=1)
     trials = run_trials(oracle, 400)
     assert len(trials) == 400
     assert len({values_key(t.hyperparameters.values) for t in trials}) == 400
+    assert oracle.reevaluations() == {}
+
+
+def test_repeats_in_a_long_noisy_run_are_only_declared_reevaluations(project_dir):
+    oracle = make_oracle(project_dir, max_trials=400, population_size=10, sample_size=5)
+    trials = run_trials(oracle, 400, score=NoisyScore())
+    assert len(trials) == 400
+    assert repeats_outside(trials, oracle.reevaluations()) == []
+    distinct = {values_key(t.hyperparameters.values) for t in trials}
+    assert len(distinct) + len(oracle.reevaluations()) == 400
+    assert 0 < len(oracle.reevaluations()) <= 0.1 * 400
 
 
 def test_stops_exactly_when_a_finite_space_is_exhausted(project_dir):
@@ -40,10 +54,28 @@ def test_stops_exactly_when_a_finite_space_is_exhausted(project_dir):
                 hp.Choice(f"units_{i}", [8, 16, 32])
         return hp
 
-    oracle = make_oracle(project_dir, space=small_space, max_trials=50, population_size=4)
+    oracle = make_oracle(project_dir, space=small_space, max_trials=50, population_size=4,
+                         max_evaluations=1)
     trials = run_trials(oracle, 50, score=lambda v: v["num_layers"])
     assert len(trials) == 3 + 9
     assert len({values_key(t.hyperparameters.values) for t in trials}) == 12
+    assert oracle.create_trial("tuner0").status == "STOPPED"
+
+
+def test_an_exhausted_space_still_spends_its_reevaluations_then_stops(project_dir):
+    def small_space():
+        hp = keras_tuner.HyperParameters()
+        hp.Choice("units", [8, 16, 32, 64])
+        return hp
+
+    oracle = make_oracle(project_dir, space=small_space, max_trials=50, population_size=2,
+                         reevaluation_share=0.2)
+    trials = run_trials(oracle, 50, score=lambda v: v["units"])
+    assert len({values_key(t.hyperparameters.values) for t in trials}) == 4
+    assert repeats_outside(trials, oracle.reevaluations()) == []
+    # The best configuration is checked up to max_evaluations (3) times.
+    assert list(oracle.reevaluations().values()).count(oracle.get_best_trials(1)[0].trial_id) == 2
+    assert len(trials) == 4 + len(oracle.reevaluations())
     assert oracle.create_trial("tuner0").status == "STOPPED"
 
 
@@ -78,7 +110,7 @@ def test_two_trials_run_at_once_and_it_never_idles(project_dir):
     assert first.status == second.status == "RUNNING"
     assert values_key(first.hyperparameters.values) != values_key(second.hyperparameters.values)
     in_flight = {"worker0": first, "worker1": second}
-    seen = {values_key(first.hyperparameters.values), values_key(second.hyperparameters.values)}
+    started = [first, second]
     for step in range(26):
         worker = f"worker{step % 2}"
         trial = in_flight[worker]
@@ -87,11 +119,11 @@ def test_two_trials_run_at_once_and_it_never_idles(project_dir):
         oracle.end_trial(trial)
         new = oracle.create_trial(worker)
         assert new.status == "RUNNING"
-        key = values_key(new.hyperparameters.values)
-        assert key not in seen
-        seen.add(key)
+        started.append(new)
         in_flight[worker] = new
     assert len(oracle.trials) == 28
+    # A configuration comes back only as a declared re-evaluation.
+    assert repeats_outside(started, oracle.reevaluations()) == []
 
 
 def test_failed_and_invalid_trials_never_become_parents(project_dir):
@@ -114,7 +146,8 @@ def test_initial_hps_come_first_and_join_the_population(project_dir):
     assert first["units_0"] == 256 and first["activation_0"] == "tanh"
     assert first["dropout"] == 0.0 and first["batch_norm"] is False  # defaults
     assert second["num_layers"] == 2 and second["units_1"] == 16
-    assert {t.trial_id for t in oracle.completed_trials()[:2]} == {trials[0].trial_id, trials[1].trial_id}
+    first_two = {t.trial_id for t in oracle.completed_trials()[:2]}
+    assert first_two == {trials[0].trial_id, trials[1].trial_id}
 
 
 def test_invalid_initial_hps_are_rejected_with_the_hyperparameter_named(project_dir):
@@ -163,6 +196,10 @@ def test_state_round_trips_mid_search_and_the_evolution_continues(tmp_path):
         ({"mutation_scale": 0}, "mutation_scale"),
         ({"max_trials": 0}, "max_trials"),
         ({"initial_hps": ["x"]}, "initial_hps"),
+        ({"candidates": 0}, "candidates"),
+        ({"max_evaluations": 0}, "max_evaluations"),
+        ({"reevaluation_share": 1.0}, "reevaluation_share"),
+        ({"reevaluation_share": -0.1}, "reevaluation_share"),
     ],
 )
 def test_arguments_are_checked_with_the_argument_named(kwargs, message):
@@ -171,6 +208,7 @@ def test_arguments_are_checked_with_the_argument_named(kwargs, message):
 
 
 def test_crossover_children_mix_two_parents_without_duplicates(project_dir):
-    oracle = make_oracle(project_dir, crossover_prob=1.0, population_size=8, max_trials=120)
+    oracle = make_oracle(project_dir, crossover_prob=1.0, population_size=8, max_trials=120,
+                         max_evaluations=1)
     trials = run_trials(oracle, 120)
     assert len({values_key(t.hyperparameters.values) for t in trials}) == 120

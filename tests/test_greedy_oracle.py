@@ -2,9 +2,11 @@ import statistics
 
 import keras_tuner
 import pytest
+from conftest import NoisyScore
 from conftest import conditional_space
 from conftest import continuous_space
 from conftest import peak_score
+from conftest import repeats_outside
 from conftest import run_trials
 from conftest import start_oracle
 from conftest import values_key
@@ -30,14 +32,24 @@ def changed_names(parent: dict, child: dict) -> set:
 def test_after_random_starts_each_proposal_is_a_small_step_from_the_best(project_dir):
     oracle = make_oracle(project_dir, random_starts=5, max_mutations=2, max_trials=60)
     run_trials(oracle, 5)
+    step_sizes = []
     for _ in range(40):
         best = oracle.get_best_trials(1)[0].hyperparameters.values
         trial = run_trials(oracle, 1)[0]
+        if trial.trial_id in oracle.reevaluations():
+            # Not a step: the same values as an earlier, completed trial.
+            first = oracle.trials[oracle.reevaluations()[trial.trial_id]]
+            assert first.status == "COMPLETED"
+            assert trial.hyperparameters.values == first.hyperparameters.values
+            continue
         changed = changed_names(best, trial.hyperparameters.values)
         assert changed
         if trial.hyperparameters.values["num_layers"] == best["num_layers"]:
-            # Collisions may widen a step, but most stay within max_mutations.
-            assert len(changed) <= 2 + 1
+            step_sizes.append(len(changed))
+    # Collisions widen a step, and the model may pick such a child, but most
+    # stay within max_mutations (plus one value a collision may add).
+    assert max(step_sizes) <= 2 + 2
+    assert sum(size <= 2 + 1 for size in step_sizes) >= 0.85 * len(step_sizes)
 
 
 @pytest.mark.parametrize("direction,sign", [("max", 1), ("min", -1)])
@@ -47,20 +59,26 @@ def test_climbs_in_the_objective_direction(project_dir, direction, sign):
     starts = [peak_score(t.hyperparameters.values) for t in trials[:10]]
     best = max(peak_score(t.hyperparameters.values) for t in trials)
     assert best > max(starts)
-    assert statistics.median(peak_score(t.hyperparameters.values) for t in trials[-50:]) > statistics.median(starts)
+    late = [peak_score(t.hyperparameters.values) for t in trials[-50:]]
+    assert statistics.median(late) > statistics.median(starts)
 
 
 def test_no_duplicates_determinism_and_resume(tmp_path):
     whole = make_oracle(str(tmp_path / "whole"), space=continuous_space, max_trials=60)
-    expected = [values_key(t.hyperparameters.values) for t in run_trials(whole, 60)]
-    assert len(set(expected)) == 60
+    whole_trials = run_trials(whole, 60, score=NoisyScore())
+    expected = [values_key(t.hyperparameters.values) for t in whole_trials]
+    assert repeats_outside(whole_trials, whole.reevaluations()) == []
+    assert whole.reevaluations()
 
     directory = str(tmp_path / "resumed")
-    head = run_trials(make_oracle(directory, space=continuous_space, max_trials=60), 17)
+    score = NoisyScore()
+    head = run_trials(make_oracle(directory, space=continuous_space, max_trials=60), 37,
+                      score=score)
     resumed = make_oracle(directory, space=continuous_space, max_trials=60)
     resumed.reload()
-    tail = run_trials(resumed, 60)
+    tail = run_trials(resumed, 60, score=score)
     assert [values_key(t.hyperparameters.values) for t in head + tail] == expected
+    assert resumed.reevaluations() == whole.reevaluations()
 
 
 def test_initial_hps_are_the_first_proposals(project_dir):

@@ -109,6 +109,13 @@ def test_unknown_strategy_and_options_are_refused_with_the_valid_ones_named(iris
         ("random", {"tune_new_entries": "yes"},
          "oracle_options.tune_new_entries: must be true or false, got 'yes'"),
         ("genetic", [1], "oracle_options: must be an object of tuner arguments"),
+        ("genetic", {"reevaluation_share": 1.0},
+         "oracle_options.reevaluation_share: must be a number from 0 to 0.9, got 1.0"),
+        ("greedy", {"candidates": 0},
+         "oracle_options.candidates: must be an integer from 1 to 1000"),
+        ("genetic", {"max_evaluations": 2.5},
+         "oracle_options.max_evaluations: must be an integer from 1 to 100"),
+        ("genetic-hyperband", {"candidates": 24}, "genetic-hyperband takes no option candidates"),
     ],
 )
 def test_options_are_checked_by_type_and_range_naming_the_field(strategy, options, message):
@@ -141,3 +148,7 @@ def test_the_documented_defaults_are_the_oracles_defaults(max_trials, population
     assert genetic.crossover_prob == 0.5 and genetic.mutation_scale == 0.15
     greedy = GreedyOracle(objective=keras_tuner.Objective("score", "max"), max_trials=max_trials)
     assert greedy.random_starts == starts
+    # The noise-aware, model-guided defaults of the README's tables.
+    for oracle in (genetic, greedy):
+        noise_options = (oracle.candidates, oracle.max_evaluations, oracle.reevaluation_share)
+        assert noise_options == (24, 3, 0.1)

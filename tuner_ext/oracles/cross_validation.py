@@ -19,7 +19,9 @@ from sklearn.model_selection import StratifiedKFold
 MAX_FOLDS = 20
 
 
-def fold_indices(y: np.ndarray, folds: int, seed: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+def fold_indices(
+    y: np.ndarray, folds: int, seed: int | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(training rows, held-out rows) of each fold.
 
     Class labels (integers with every class at least `folds` times) are

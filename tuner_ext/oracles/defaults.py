@@ -14,6 +14,16 @@ MEASURED_METRICS = {"params": "min", "latency_ms": "min", "model_bytes": "min"}
 # Numerical mutation step in `value_to_prob` space: mostly a neighbouring value.
 DEFAULT_MUTATION_SCALE = 0.15
 
+# Candidates a model of the completed trials screens per proposal (Optuna's TPE
+# also scores 24).
+DEFAULT_CANDIDATES = 24
+# Evaluations of one configuration at most: its first and two re-evaluations.
+DEFAULT_MAX_EVALUATIONS = 3
+# The largest share of the budget spent on re-evaluations: on the tabular
+# benchmarks (30 seeds x 100 trials) a tenth led Optuna's TPE on all seven
+# tables, a fifth on five (docs/benchmarks.md).
+DEFAULT_REEVALUATION_SHARE = 0.1
+
 
 def default_population_size(max_trials: int | None) -> int:
     """A third of the budget, between 4 and 100 (33 for 100 trials).

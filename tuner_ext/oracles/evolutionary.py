@@ -1,11 +1,38 @@
-"""The machinery that evokt's oracles share: seeds, duplicates, exhaustion.
+"""The machinery that evokt's oracles share: seeds, duplicates, exhaustion,
+re-evaluation and model guidance.
 
 `EvolutionaryOracle` is a `keras_tuner.Oracle` whose subclasses only say how
 to breed one child from the trials completed so far (`breed`). This class
-proposes the user's `initial_hps` first, rejects configurations already tried
-(KerasTuner's own hash over active values), asks the subclass again with more
-strength on a collision, then falls back to random configurations, and to an
-enumeration of what is left of a finite space, before it says `STOPPED`.
+proposes the user's `initial_hps` first, then re-evaluates a promising
+configuration when one needs it (see below), otherwise gathers `candidates`
+untried candidates, children from `breed` and draws from a model of the
+completed trials, and evaluates the one that model ranks first
+(`tuner_ext.oracles.screening`). Configurations already tried are rejected
+(KerasTuner's own hash over active values); a child that collides is bred
+again with more strength. Until the model has enough trials, the proposal is
+one child, or a random configuration while there is nothing to breed from.
+It falls back to an enumeration of what is left of a finite space before it
+says `STOPPED`.
+
+Scores are noisy, so with one objective configurations are ranked by an
+estimate from all their evaluations (`tuner_ext.oracles.estimate`), not by a
+single lucky score, and by their mean loss where estimates tie: the
+tournament, the hill-climber's best and `get_best_trials` (hence
+`get_best_hyperparameters`, `get_best_models`, evokt's export and the
+service's best trial) all use it. A re-evaluation is a new trial with the
+same values, trained again (the training's random state has moved on, so
+with other initial weights and batches); it is the one exception to "never
+the same configuration twice", recorded in the oracle's state
+(`reevaluations()`: re-evaluation trial id -> the configuration's first trial
+id, shown by `evokt summary` and the service), never an accident of hashing.
+Which configuration is re-evaluated, and when, is
+`tuner_ext.oracles.reevaluation`'s decision: the leader and its strongest
+challenger, up to `max_evaluations` each, within `reevaluation_share` of the
+budget.
+
+A Pareto search (several objectives) has no single score to estimate or to
+screen by: it neither re-evaluates nor screens, and compares trials by
+dominance as before.
 
 It answers `IDLE` only when every trial has been handed out and some are still
 running on other workers (they may yet fail, or their worker may die), so a
@@ -21,6 +48,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 import keras_tuner
@@ -30,9 +58,15 @@ from hypermodels.errors import EvoktError
 from tuner_ext import compat
 from tuner_ext.clock import SYSTEM_CLOCK
 from tuner_ext.clock import Clock
+from tuner_ext.oracles import estimate
 from tuner_ext.oracles import mutation
+from tuner_ext.oracles import reevaluation
+from tuner_ext.oracles import screening
 from tuner_ext.oracles import space as space_lib
+from tuner_ext.oracles.defaults import DEFAULT_CANDIDATES
+from tuner_ext.oracles.defaults import DEFAULT_MAX_EVALUATIONS
 from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
+from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
 from tuner_ext.oracles.pareto import objective_vector
 from tuner_ext.oracles.pareto import objectives_of
 from tuner_ext.oracles.pareto import trial_fronts
@@ -58,6 +92,10 @@ class ProjectMismatchError(EvoktError):
 
 class EvolutionaryOracle(keras_tuner.Oracle):
     """Base class of the genetic and greedy oracles.
+
+    Subclasses set `model_draw_share`: the share of each proposal's
+    candidates drawn from the model's good density (TPE's own proposals)
+    instead of bred; the rest are children from `breed`.
 
     Args:
         objective: A string, `keras_tuner.Objective` instance, or a list of
@@ -91,12 +129,28 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             `{"params": 50000}`: a trial over them (or without the metric) is
             recorded but never a parent and never recommended. Defaults to
             None.
+        candidates: Integer, candidates weighed per proposal (bred, and
+            drawn from the model); the one a density ratio model of the
+            completed trials ranks first is evaluated. 1 turns model
+            guidance off. Defaults to 24.
+        max_evaluations: Integer, the most times one configuration is
+            evaluated: the best-ranked configuration and its strongest
+            challenger are re-evaluated (a new trial with the same values)
+            until they have this many scores. 1 turns re-evaluation off.
+            Defaults to 3.
+        reevaluation_share: Float in [0, 1), the largest share of
+            `max_trials` spent on re-evaluations; 0 turns them off.
+            Defaults to 0.1.
 
     With several objectives, trials are compared by Pareto dominance (see
     `tuner_ext.oracles.pareto`), never by KerasTuner's sum of them, and
     `get_best_trials` returns the Pareto fronts in turn, each ordered by the
-    first objective.
+    first objective; `candidates`, `max_evaluations` and
+    `reevaluation_share` then have no effect (there is no single score to
+    screen by or to average).
     """
+
+    model_draw_share = 0.0
 
     def __init__(
         self,
@@ -113,6 +167,9 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         trial_timeout: float | None = None,
         clock: Clock | None = None,
         constraints: Constraints = None,
+        candidates: int = DEFAULT_CANDIDATES,
+        max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+        reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
     ):
         compat.install()
         if max_trials is not None and max_trials < 1:
@@ -126,6 +183,16 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         if not mutation_scale > 0:
             raise ValueError(
                 f"`mutation_scale` must be positive, got {mutation_scale}."
+            )
+        if candidates < 1:
+            raise ValueError(f"`candidates` must be at least 1, got {candidates}.")
+        if max_evaluations < 1:
+            raise ValueError(
+                f"`max_evaluations` must be at least 1, got {max_evaluations}."
+            )
+        if not 0.0 <= reevaluation_share < 1.0:
+            raise ValueError(
+                f"`reevaluation_share` must be in [0, 1), got {reevaluation_share}."
             )
         super().__init__(
             objective=objective,
@@ -149,6 +216,14 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self.mutation_scale = mutation_scale
         self.initial_hps = [dict(values) for values in initial_hps or []]
         self._initial_hps_used = 0
+        self.candidates = candidates
+        self.max_evaluations = max_evaluations
+        self.reevaluation_share = reevaluation_share
+        # Re-evaluation trial id -> the id of its configuration's first trial.
+        self._reevaluations: dict[str, str] = {}
+        # Derived from the ended trials only, so rebuilt when one ends.
+        self._ranking_cache: estimate.Ranking | None = None
+        self._model_builder = screening.ModelBuilder()
 
     def breed(self, rng: random.Random, strength: int) -> Values | None:
         """Proposes one child configuration from the completed trials.
@@ -196,27 +271,59 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         """The single objectives the search optimises (several for a Pareto search)."""
         return objectives_of(self.objective)
 
-    def completed_trials(self) -> list[trial_module.Trial]:
+    def _usable_trials(self) -> list[trial_module.Trial]:
         """Trials that ended `COMPLETED` with a finite score within the
-        constraints, oldest first.
-
-        Failed, invalid and infeasible trials are left out: they never become
-        parents.
-        """
+        constraints, oldest first (re-evaluations included)."""
         return [self.trials[trial_id] for trial_id in self.end_order
                 if has_score(self.trials[trial_id])
                 and is_feasible(self.trials[trial_id], self.constraints)
                 and (len(self.objectives) == 1
                      or objective_vector(self.trials[trial_id], self.objectives) is not None)]
 
+    def completed_trials(self) -> list[trial_module.Trial]:
+        """First trials of configurations that completed with a finite score
+        within the constraints, oldest first.
+
+        Failed, invalid and infeasible trials are left out: they never become
+        parents. Re-evaluations are left out too: they add a score to their
+        configuration (see `estimated_score`), not another member.
+        """
+        if len(self.objectives) > 1:
+            return self._usable_trials()
+        return [configuration.trial for configuration in self._ranking().configurations]
+
+    def reevaluations(self) -> dict[str, str]:
+        """Re-evaluation trial id -> the id of its configuration's first trial."""
+        return dict(self._reevaluations)
+
+    def estimated_score(self, trial: trial_module.Trial) -> float:
+        """The estimate of `trial`'s configuration's true score (one objective).
+
+        From all the configuration's evaluations (see
+        `tuner_ext.oracles.estimate`); for a configuration evaluated once,
+        its score.
+
+        Args:
+            trial: A completed trial within the constraints, or a
+                re-evaluation of one.
+        """
+        original = self._reevaluations.get(trial.trial_id, trial.trial_id)
+        return self._ranking().estimates[original]
+
     def get_best_trials(self, num_trials: int = 1) -> list[trial_module.Trial]:
-        """The best trials within the constraints; with several objectives, the
-        Pareto fronts in turn, each ordered by the first objective. As in
-        KerasTuner, other trials fill the list when too few qualify."""
+        """The best trials within the constraints: with one objective, each
+        configuration's first trial, by estimated score (the mean loss
+        breaking ties); with several, the Pareto fronts in turn, each ordered
+        by the first objective. As in KerasTuner, other trials fill the list
+        when too few qualify (never a re-evaluation, nor a completed trial
+        over the constraints)."""
         if len(self.objectives) == 1:
-            ranked = [trial for trial in super().get_best_trials(len(self.trials))
-                      if trial.status != TrialStatus.COMPLETED
-                      or is_feasible(trial, self.constraints)]
+            ranked = [configuration.trial for configuration in self._ranking().ranked]
+            listed = {trial.trial_id for trial in ranked}
+            ranked += [trial for trial in self.trials.values()
+                       if trial.trial_id not in listed and trial.trial_id not in self._reevaluations
+                       and (trial.status != TrialStatus.COMPLETED
+                            or (not has_score(trial) and is_feasible(trial, self.constraints)))]
         else:
             ranked = [trial for front in trial_fronts(self.completed_trials(), self.objectives)
                       for trial in front]
@@ -227,10 +334,25 @@ class EvolutionaryOracle(keras_tuner.Oracle):
     def best_of(
         self, trials: Sequence[trial_module.Trial]
     ) -> trial_module.Trial:
-        """The trial with the best score, in the objective's direction."""
+        """The trial with the best estimated score, in the objective's
+        direction. With several objectives, the best by KerasTuner's sum of
+        them (genetic-hyperband's rule; the Pareto oracles never ask)."""
+        score = self.estimated_score if len(self.objectives) == 1 else attrgetter("score")
         if self.objective.direction == "max":
-            return max(trials, key=lambda trial: trial.score)
-        return min(trials, key=lambda trial: trial.score)
+            return max(trials, key=score)
+        return min(trials, key=score)
+
+    def _ranking(self) -> estimate.Ranking:
+        """The scored configurations and their estimates (one objective).
+
+        They change only when a trial ends, so they are computed once per
+        ended trial, not once per tournament.
+        """
+        if self._ranking_cache is None or self._ranking_cache.ended != len(self.end_order):
+            self._ranking_cache = estimate.rank(
+                self._usable_trials(), self._reevaluations, self.objective.direction,
+                len(self.end_order), tie_break=estimate.tie_break_metric(self.objective.name))
+        return self._ranking_cache
 
     def proposal_rng(self, trial_id: str) -> random.Random:
         """The generator for one proposal.
@@ -254,13 +376,80 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         rng = self.proposal_rng(trial_id)
         values = (
             self._next_initial_values()
-            or self._bred_values(rng)
-            or self._fresh_random_values(rng, self._max_collisions)
+            or self._reevaluated_values(trial_id)
+            or self._screened_values(rng)
             or self._first_untried_values(rng)
+            or self._reevaluated_values(trial_id, space_exhausted=True)
         )
         if values is None:
             return {"status": TrialStatus.STOPPED, "values": None}
         return {"status": TrialStatus.RUNNING, "values": values}
+
+    def _reevaluated_values(
+        self, trial_id: str, space_exhausted: bool = False
+    ) -> Values | None:
+        """The values of the configuration to re-evaluate now, if any.
+
+        See `tuner_ext.oracles.reevaluation`; the choice is recorded in the
+        state. None in a Pareto search.
+
+        Args:
+            trial_id: The id of the trial to propose.
+            space_exhausted: Whether no untried configuration is left.
+        """
+        if len(self.objectives) > 1:
+            return None
+        configuration = reevaluation.to_reevaluate(
+            self._ranking(),
+            self._reevaluations,
+            running=set(self.trials) - set(self.end_order),
+            started=len(self.trials),
+            max_trials=self.max_trials,
+            max_evaluations=self.max_evaluations,
+            share=self.reevaluation_share,
+            direction=self.objective.direction,
+            space_exhausted=space_exhausted,
+        )
+        if configuration is None:
+            return None
+        self._reevaluations[trial_id] = configuration.trial.trial_id
+        return dict(configuration.trial.hyperparameters.values)
+
+    def _screened_values(self, rng: random.Random) -> Values | None:
+        """An untried configuration, chosen by the model once it has one.
+
+        Until enough configurations have completed for the model (and always
+        in a Pareto search), one child (or, with nothing to breed from yet, a
+        random configuration). Then `candidates` candidates, bred and drawn
+        from the model's good density, of which the model picks the most
+        promising.
+        """
+        model = self._model()
+        if model is None:
+            return self._bred_values(rng) or self._fresh_random_values(rng, self._max_collisions)
+        drawn = round(self.model_draw_share * self.candidates)
+        bred = self._bred_candidates(rng, self.candidates - drawn)
+        candidates = {self._compute_values_hash(values): values for values in bred}
+        for _ in range(self.candidates + self._max_collisions):
+            if len(candidates) >= self.candidates:
+                break
+            values = model.sample(self.hyperparameters, rng)
+            if not self._duplicate(values):
+                candidates.setdefault(self._compute_values_hash(values), values)
+        if not candidates:
+            return self._fresh_random_values(rng, self._max_collisions)
+        return model.best(list(candidates.values()))
+
+    def _model(self) -> screening.DensityRatio | None:
+        """The density ratio model of the completed configurations, once
+        there are enough (one objective)."""
+        if len(self.objectives) > 1 or self.candidates < 2:
+            return None
+        ranked = self._ranking().ranked
+        if len(ranked) < screening.MIN_CONFIGURATIONS:
+            return None
+        return self._model_builder.build(
+            self.hyperparameters, [configuration.trial for configuration in ranked])
 
     def _next_initial_values(self) -> Values | None:
         while self._initial_hps_used < len(self.initial_hps):
@@ -274,13 +463,29 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         return None
 
     def _bred_values(self, rng: random.Random) -> Values | None:
-        for strength in range(self._max_collisions):
+        """One untried child, or None when there is nothing to breed from."""
+        children = self._bred_candidates(rng, 1)
+        return children[0] if children else None
+
+    def _bred_candidates(self, rng: random.Random, wanted: int) -> list[Values]:
+        """Up to `wanted` untried children; none when there is nothing to breed from.
+
+        Only a collision with a tried configuration asks for a stronger
+        child; the same child bred twice just costs a try.
+        """
+        children: dict[str, Values] = {}
+        strength = 0
+        for _ in range(wanted + self._max_collisions):
+            if len(children) >= wanted or strength >= self._max_collisions:
+                break
             values = self.breed(rng, strength)
             if values is None:
-                return None
-            if not self._duplicate(values):
-                return values
-        return None
+                return []
+            if self._duplicate(values):
+                strength += 1
+            else:
+                children.setdefault(self._compute_values_hash(values), values)
+        return list(children.values())
 
     def _fresh_random_values(
         self, rng: random.Random, tries: int
@@ -404,11 +609,21 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             trial_id for trial_id in self._retry_queue if trial_id not in ended
         ]
 
+    def _record_values(self, trial: trial_module.Trial) -> None:
+        super()._record_values(trial)
+        # KerasTuner drops a trial's old hash from the tried set when its
+        # values change; a re-evaluation shares its configuration's hash,
+        # which must stay tried.
+        original = self._reevaluations.get(trial.trial_id)
+        if original is not None and self._id_to_hash[original]:
+            self._tried_so_far.add(self._id_to_hash[original])
+
     def get_state(self) -> dict:
         state = super().get_state()
         state["oracle_class"] = type(self).__name__
         state["initial_hps_used"] = self._initial_hps_used
         state["handed_out"] = self._handed_out
+        state["reevaluations"] = self._reevaluations
         return state
 
     def set_state(self, state: dict) -> None:
@@ -423,3 +638,5 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         super().set_state(state)
         self._initial_hps_used = state["initial_hps_used"]
         self._handed_out = dict(state.get("handed_out", {}))
+        self._reevaluations = dict(state.get("reevaluations", {}))
+        self._ranking_cache = None

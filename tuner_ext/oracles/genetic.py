@@ -2,9 +2,11 @@
 
 After Real et al. 2019, "Regularized Evolution for Image Classifier
 Architecture Search": the population is the most recent `population_size`
-completed trials, so a model that was lucky once ages out instead of
+completed configurations, so a model that was lucky once ages out instead of
 dominating forever. Each child is a mutation of the winner of a tournament of
-`sample_size` members.
+`sample_size` members; with one objective, a density ratio model (TPE's) of
+the completed trials chooses among several children and its own draws which
+one to evaluate.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import keras_tuner
 
 from tuner_ext.clock import Clock
 from tuner_ext.oracles import crossover
+from tuner_ext.oracles.defaults import DEFAULT_CANDIDATES
 from tuner_ext.oracles.defaults import DEFAULT_CROSSOVER_PROB
+from tuner_ext.oracles.defaults import DEFAULT_MAX_EVALUATIONS
 from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
+from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
 from tuner_ext.oracles.defaults import default_population_size
 from tuner_ext.oracles.defaults import default_sample_size
 from tuner_ext.oracles.evolutionary import EvolutionaryOracle
@@ -30,17 +35,26 @@ from tuner_ext.oracles.tuner import EvoktTuner
 
 
 class GeneticOracle(EvolutionaryOracle):
-    """Aging evolution over the structure and training hyperparameters.
+    """Aging evolution over the structure and training hyperparameters, guided by a model.
 
     Until `population_size` trials have completed, proposals are the
-    `initial_hps`, then random. After that each child is bred from the last
-    `population_size` completed trials: a tournament of `sample_size` random
-    members picks the best by the objective, which is mutated (with
-    probability `crossover_prob` it is first crossed with the winner of a
-    second tournament). Mutation changes only active hyperparameters, in each
-    one's own terms (see `tuner_ext.oracles.mutation`). No configuration is proposed
-    twice. There is no generation barrier: a child is bred whenever a worker
-    asks, so any number of trials can run at once.
+    `initial_hps`, then random, then (from 10 completed trials on) drawn from
+    a density ratio model of the completed trials, TPE's. After that each
+    proposal weighs `candidates` candidates and evaluates the one the model
+    ranks first: half are children bred from the last `population_size`
+    completed configurations (a tournament of `sample_size` random members
+    picks the best, which is mutated; with probability `crossover_prob` it is
+    first crossed with the winner of a second tournament), half are drawn
+    from the model. Mutation changes only active hyperparameters, in each
+    one's own terms (see `tuner_ext.oracles.mutation`).
+
+    Scores are noisy: configurations are compared by an estimate from all
+    their evaluations, and the leading configurations are re-evaluated (see
+    `EvolutionaryOracle`), the one exception to "no configuration twice".
+    With several objectives the tournament ranks by Pareto front and
+    crowding, without model or re-evaluation. There is no generation
+    barrier: a child is bred whenever a worker asks, so any number of trials
+    can run at once.
 
     Args:
         objective: A string, `keras_tuner.Objective` instance, or a list of
@@ -79,6 +93,17 @@ class GeneticOracle(EvolutionaryOracle):
         constraints: Optional upper bounds on metrics (`{"params": 50000}`):
             a trial over them is never a parent nor recommended. Defaults to
             None.
+        candidates: Integer, candidates screened per proposal by a density
+            ratio model of the completed trials (TPE's); the most promising
+            is evaluated. 1 turns model guidance off. Defaults to 24.
+        max_evaluations: Integer, the most times one configuration is
+            evaluated: the best-ranked configuration and its strongest
+            challenger are re-evaluated (a new trial with the same values)
+            until they have this many scores. 1 turns re-evaluation off.
+            Defaults to 3.
+        reevaluation_share: Float in [0, 1), the largest share of
+            `max_trials` spent on re-evaluations; 0 turns them off.
+            Defaults to 0.1.
     """
 
     def __init__(
@@ -99,6 +124,9 @@ class GeneticOracle(EvolutionaryOracle):
         trial_timeout: float | None = None,
         clock: Clock | None = None,
         constraints: Constraints = None,
+        candidates: int = DEFAULT_CANDIDATES,
+        max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+        reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
     ):
         super().__init__(
             objective=objective,
@@ -114,6 +142,9 @@ class GeneticOracle(EvolutionaryOracle):
             trial_timeout=trial_timeout,
             clock=clock,
             constraints=constraints,
+            candidates=candidates,
+            max_evaluations=max_evaluations,
+            reevaluation_share=reevaluation_share,
         )
         if population_size is None:
             population_size = default_population_size(max_trials)
@@ -136,8 +167,13 @@ class GeneticOracle(EvolutionaryOracle):
         self.sample_size = sample_size
         self.crossover_prob = crossover_prob
 
+    # Half of the candidates are drawn from the model rather than bred: on
+    # NAS-Bench-201 children of the population alone got stuck in one basin
+    # in about a third of the searches (docs/benchmarks.md).
+    model_draw_share = 0.5
+
     def population(self) -> list:
-        """The most recent `population_size` completed trials."""
+        """The most recent `population_size` completed configurations."""
         return self.completed_trials()[-self.population_size :]
 
     def _tournament(self, population: list, rng: random.Random) -> Values:
@@ -200,6 +236,12 @@ class GeneticSearch(EvoktTuner):
             (2 to 20) to score it by K-fold cross-validation on `x` and `y`
             (all the data), the best models then refitted on all of it.
             Defaults to 1.
+        candidates: Integer, candidates screened per proposal, see
+            `EvolutionaryOracle`. 1 turns model guidance off. Defaults to 24.
+        max_evaluations: Integer, the most evaluations of one configuration.
+            1 turns re-evaluation off. Defaults to 3.
+        reevaluation_share: Float in [0, 1), the largest share of the
+            trials spent on re-evaluations. Defaults to 0.1.
         **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, `executions_per_trial`, ...
     """
@@ -223,6 +265,9 @@ class GeneticSearch(EvoktTuner):
         trial_timeout: float | None = None,
         constraints: Constraints = None,
         folds: int = 1,
+        candidates: int = DEFAULT_CANDIDATES,
+        max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+        reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
         **kwargs: Any,
     ):
         oracle = GeneticOracle(
@@ -241,6 +286,9 @@ class GeneticSearch(EvoktTuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
             constraints=constraints,
+            candidates=candidates,
+            max_evaluations=max_evaluations,
+            reevaluation_share=reevaluation_share,
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, constraints=constraints,
                          folds=folds, **kwargs)

@@ -97,6 +97,11 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
     rung). Use it with `GeneticHyperband`, `keras_tuner.Hyperband`'s tuner, or
     any tuner that honours those values.
 
+    It proposes with its own `populate_space`, so it neither re-evaluates
+    configurations nor screens candidates with a model (its promotions
+    already evaluate the best networks again, trained longer), and it ranks
+    trials by their own scores, each rung apart.
+
     Args:
         objective: A string, `keras_tuner.Objective` instance, or a list of
             them, as for `keras_tuner.Oracle`.
@@ -197,7 +202,8 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
         # The cheapest trial: a new network, or a promotion (rounding can make
         # one cheaper than a new network: rungs of 2, 3 and 5 epochs).
         cheapest = min([epochs_of_rungs[0]] + [
-            higher - lower for lower, higher in zip(epochs_of_rungs, epochs_of_rungs[1:])])
+            higher - lower
+            for lower, higher in zip(epochs_of_rungs, epochs_of_rungs[1:], strict=False)])
         super().__init__(
             objective=objective,
             # The most trials the budget can pay for; the budget, not this,

@@ -15,7 +15,10 @@ from typing import Any
 import keras_tuner
 
 from tuner_ext.clock import Clock
+from tuner_ext.oracles.defaults import DEFAULT_CANDIDATES
+from tuner_ext.oracles.defaults import DEFAULT_MAX_EVALUATIONS
 from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
+from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
 from tuner_ext.oracles.defaults import default_random_starts
 from tuner_ext.oracles.evolutionary import EvolutionaryOracle
 from tuner_ext.oracles.pareto import trial_fronts
@@ -28,9 +31,11 @@ class GreedyOracle(EvolutionaryOracle):
     """Hill-climbing from the best trial so far.
 
     The first `random_starts` trials are the `initial_hps`, then random. Each
-    later proposal mutates between 1 and `max_mutations` of the best completed
-    trial's active hyperparameters. Duplicates, conditions, state and
-    determinism work as in `GeneticOracle`.
+    later proposal mutates between 1 and `max_mutations` of the best
+    configuration's active hyperparameters (best by the estimate from all its
+    evaluations); a density ratio model of the completed trials picks the
+    most promising of `candidates` such steps. Re-evaluation, duplicates,
+    conditions, state and determinism work as in `GeneticOracle`.
 
     Args:
         objective: A string, `keras_tuner.Objective` instance, or a list of
@@ -58,6 +63,17 @@ class GreedyOracle(EvolutionaryOracle):
         constraints: Optional upper bounds on metrics (`{"params": 50000}`):
             a trial over them is never a parent nor recommended. Defaults to
             None.
+        candidates: Integer, candidates screened per proposal by a density
+            ratio model of the completed trials (TPE's); the most promising
+            is evaluated. 1 turns model guidance off. Defaults to 24.
+        max_evaluations: Integer, the most times one configuration is
+            evaluated: the best-ranked configuration and its strongest
+            challenger are re-evaluated (a new trial with the same values)
+            until they have this many scores. 1 turns re-evaluation off.
+            Defaults to 3.
+        reevaluation_share: Float in [0, 1), the largest share of
+            `max_trials` spent on re-evaluations; 0 turns them off.
+            Defaults to 0.1.
     """
 
     def __init__(
@@ -77,6 +93,9 @@ class GreedyOracle(EvolutionaryOracle):
         trial_timeout: float | None = None,
         clock: Clock | None = None,
         constraints: Constraints = None,
+        candidates: int = DEFAULT_CANDIDATES,
+        max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+        reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
     ):
         super().__init__(
             objective=objective,
@@ -92,6 +111,9 @@ class GreedyOracle(EvolutionaryOracle):
             trial_timeout=trial_timeout,
             clock=clock,
             constraints=constraints,
+            candidates=candidates,
+            max_evaluations=max_evaluations,
+            reevaluation_share=reevaluation_share,
         )
         if random_starts is None:
             random_starts = default_random_starts(max_trials)
@@ -150,6 +172,12 @@ class GreedySearch(EvoktTuner):
             (2 to 20) to score it by K-fold cross-validation on `x` and `y`
             (all the data), the best models then refitted on all of it.
             Defaults to 1.
+        candidates: Integer, candidates screened per proposal, see
+            `EvolutionaryOracle`. 1 turns model guidance off. Defaults to 24.
+        max_evaluations: Integer, the most evaluations of one configuration.
+            1 turns re-evaluation off. Defaults to 3.
+        reevaluation_share: Float in [0, 1), the largest share of the
+            trials spent on re-evaluations. Defaults to 0.1.
         **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, `executions_per_trial`, ...
     """
@@ -172,6 +200,9 @@ class GreedySearch(EvoktTuner):
         trial_timeout: float | None = None,
         constraints: Constraints = None,
         folds: int = 1,
+        candidates: int = DEFAULT_CANDIDATES,
+        max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+        reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
         **kwargs: Any,
     ):
         oracle = GreedyOracle(
@@ -189,6 +220,9 @@ class GreedySearch(EvoktTuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
             constraints=constraints,
+            candidates=candidates,
+            max_evaluations=max_evaluations,
+            reevaluation_share=reevaluation_share,
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, constraints=constraints,
                          folds=folds, **kwargs)

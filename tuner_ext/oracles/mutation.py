@@ -26,14 +26,6 @@ from tuner_ext.oracles.space import Values
 _GAUSSIAN_TRIES = 8
 
 
-def _reflect(prob: float) -> float:
-    """Folds a probability that stepped outside [0, 1) back inside."""
-    prob = abs(prob)
-    if prob >= 1.0:
-        prob = max(0.0, 2.0 - prob)
-    return min(prob, 1.0 - 1e-9)
-
-
 def _neighbour(hp: HyperParameter, value: Any, rng: random.Random) -> Any:
     """The next or previous value of a discrete, ordered hyperparameter."""
     choices = space_lib.finite_values(hp)
@@ -45,12 +37,6 @@ def _neighbour(hp: HyperParameter, value: Any, rng: random.Random) -> Any:
     if index == len(choices) - 1:
         return choices[-2]
     return choices[index + rng.choice((-1, 1))]
-
-
-def _is_ordered(hp: HyperParameter) -> bool:
-    if isinstance(hp, space_types.Choice):
-        return bool(hp.ordered)
-    return isinstance(hp, (space_types.Int, space_types.Float))
 
 
 def mutate_value(
@@ -69,11 +55,11 @@ def mutate_value(
         return value
     if isinstance(hp, space_types.Boolean):
         return not value
-    if not _is_ordered(hp):
+    if not space_lib.is_ordered(hp):
         return rng.choice([v for v in hp.values if v != value])
     prob = hp.value_to_prob(value)
     for _ in range(_GAUSSIAN_TRIES):
-        candidate = hp.prob_to_value(_reflect(prob + rng.gauss(0.0, scale)))
+        candidate = hp.prob_to_value(space_lib.reflect(prob + rng.gauss(0.0, scale)))
         if candidate != value:
             return candidate
     return _neighbour(hp, value, rng)

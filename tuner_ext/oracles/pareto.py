@@ -108,7 +108,7 @@ def crowding_distances(vectors: Sequence[Vector], front: Sequence[int]) -> dict[
         distances[ordered[0]] = distances[ordered[-1]] = math.inf
         if high == low:
             continue
-        for before, index, after in zip(ordered, ordered[1:], ordered[2:]):
+        for before, index, after in zip(ordered, ordered[1:], ordered[2:], strict=False):
             distances[index] += (vectors[after][axis] - vectors[before][axis]) / (high - low)
     return distances
 

@@ -58,6 +58,21 @@ def is_mutable(hp: HyperParameter) -> bool:
     return choices is None or len(choices) > 1
 
 
+def is_ordered(hp: HyperParameter) -> bool:
+    """Whether `hp`'s values have an order (`Int`, `Float`, ordered `Choice`)."""
+    if isinstance(hp, space_types.Choice):
+        return bool(hp.ordered)
+    return isinstance(hp, (space_types.Int, space_types.Float))
+
+
+def reflect(prob: float) -> float:
+    """Folds a `value_to_prob` probability that stepped outside [0, 1) back inside."""
+    prob = abs(prob)
+    if prob >= 1.0:
+        prob = max(0.0, 2.0 - prob)
+    return min(prob, 1.0 - 1e-9)
+
+
 def sample(hp: HyperParameter, rng: random.Random) -> Any:
     """Draws one value of `hp` from its prior, with the caller's generator."""
     return hp.prob_to_value(rng.random())

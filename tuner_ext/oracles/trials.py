@@ -1,10 +1,13 @@
 """Which trials count, and which one is recommended: one definition for evokt.
 
 A trial counts when it completed with a finite score and meets the search's
-constraints (upper bounds on metrics such as `params`). The recommendation is
-the oracle's own order (`get_best_trials`: evokt's oracles rank configurations
-by more than their luckiest score), and with several objectives the Pareto
-fronts, each ordered by the first objective. The export, the progress view,
+constraints (upper bounds on metrics such as `params`). A re-evaluation (a
+trial of a configuration already tried, declared in the oracle's state) adds
+a score to that configuration; it is never recommended itself. The
+recommendation is the oracle's own order (`get_best_trials`: evokt's oracles
+rank configurations by an estimate from all their evaluations, not by their
+luckiest score), and with several objectives the Pareto fronts, each ordered
+by the first objective. The export, the progress view,
 the results table and the service all follow it.
 """
 
@@ -20,6 +23,19 @@ from tuner_ext.oracles import pareto
 
 # metric -> the largest value a trial may have; None or empty for no constraint.
 Constraints = Mapping[str, float] | None
+
+
+def reevaluations_in(state: Mapping) -> dict[str, str]:
+    """Re-evaluation trial id -> the id of its configuration's first trial.
+
+    Read from an oracle's state (`oracle.get_state()`, or the project's saved
+    `oracle.json`), where evokt's oracles declare every re-evaluation; empty
+    for KerasTuner's oracles, which never re-evaluate.
+
+    Args:
+        state: An oracle's state.
+    """
+    return dict(state.get("reevaluations", {}))
 
 
 def has_score(trial: trial_module.Trial) -> bool:

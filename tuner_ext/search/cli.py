@@ -344,6 +344,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from tuner_ext.oracles.pareto import objectives_of
+    from tuner_ext.oracles.trials import reevaluations_in
     from tuner_ext.search.pipeline import run_prepared_search
     from tuner_ext.search.progress import ProgressDisplay
     from tuner_ext.search.results import results_table
@@ -365,8 +366,9 @@ def run_search_command(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     objectives = objectives_of(outcome.tuner.oracle.objective)
-    console.print(results_table(outcome.tuner.oracle.trials.values(), objectives,
-                                constraints=spec.constraints))
+    oracle = outcome.tuner.oracle
+    console.print(results_table(oracle.trials.values(), objectives, constraints=spec.constraints,
+                                reevaluations=reevaluations_in(oracle.get_state())))
     best = outcome.best
     achieved = ", ".join(f"{objective['name']} {objective['value']:.4g}"
                          for objective in best["objectives"])
@@ -403,6 +405,7 @@ def run_summary_command(args: argparse.Namespace) -> int:
     from tuner_ext.oracles.trials import is_feasible
     from tuner_ext.oracles.trials import violations
     from tuner_ext.search.pipeline import resolve_objective
+    from tuner_ext.search.results import load_reevaluations
     from tuner_ext.search.results import load_trials
     from tuner_ext.search.results import results_table
     from tuner_ext.search.results import status_counts
@@ -428,7 +431,8 @@ def run_summary_command(args: argparse.Namespace) -> int:
         f"{spec.oracle} search on {spec.dataset or spec.csv or spec.npz}: {progress}",
         highlight=False,
     )
-    console.print(results_table(trials, objectives, top=args.top, constraints=spec.constraints))
+    console.print(results_table(trials, objectives, top=args.top, constraints=spec.constraints,
+                                reevaluations=load_reevaluations(args.project_dir)))
     infeasible = [trial for trial in trials if has_score(trial)
                   and not is_feasible(trial, spec.constraints)]
     if infeasible:

@@ -2,7 +2,9 @@
 
 `best.json` says everything a later server needs to feed the model: the input
 shape, the task, the class labels in the order of the model's outputs, and
-where the model came from (strategy, trial, score, hyperparameters).
+where the model came from (strategy, trial, score, hyperparameters, and
+every evaluation of its configuration with their mean, when the oracle
+re-evaluated it).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from tuner_ext.oracles.pareto import objective_vector
 from tuner_ext.oracles.pareto import objectives_of
 from tuner_ext.oracles.pareto import pareto_front
 from tuner_ext.oracles.trials import has_score
+from tuner_ext.oracles.trials import is_feasible
 from tuner_ext.oracles.trials import recommended_trials
+from tuner_ext.oracles.trials import reevaluations_in
 from tuner_ext.search.errors import NoCompletedTrialError
 from tuner_ext.search.errors import SpecError
 from tuner_ext.search.layout import BEST_FILE
@@ -127,6 +131,13 @@ def export_trial(
             os.unlink(temporary)
     objectives = objectives_of(tuner.oracle.objective)
     values = [objective_value(trial, objective) for objective in objectives]
+    # The configuration's first trial and the re-evaluations its estimate
+    # counts: the recommendation rests on their mean, not on the first score.
+    evaluations = [trial] + [
+        tuner.oracle.trials[reevaluation]
+        for reevaluation, first in reevaluations_in(tuner.oracle.get_state()).items()
+        if first == trial.trial_id and has_score(tuner.oracle.trials[reevaluation])
+        and is_feasible(tuner.oracle.trials[reevaluation], spec.constraints)]
     description = {
         "strategy": spec.oracle,
         "hypermodel": spec.hypermodel,
@@ -135,6 +146,9 @@ def export_trial(
                        for objective, value in zip(objectives, values, strict=True)],
         "score": values[0],
         "trial_id": trial.trial_id,
+        "evaluations": [evaluation.trial_id for evaluation in evaluations],
+        "mean_score": sum(objective_value(evaluation, objectives[0]) for evaluation in evaluations)
+        / len(evaluations),
         "hyperparameters": trial.hyperparameters.values,
         "measures": {metric: trial.metrics.get_last_value(metric)
                      for metric in MEASURED_METRICS if trial.metrics.exists(metric)},

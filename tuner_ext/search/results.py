@@ -1,13 +1,15 @@
 """Reading a search's trials from its project directory, and the results table.
 
-Trials are read from KerasTuner's own `trial_*/trial.json` files, so a table
-can be printed for a finished, running or interrupted search, of any
-strategy, without building a tuner.
+Trials are read from KerasTuner's own `trial_*/trial.json` files, and the
+re-evaluations from the oracle's saved state (`oracle.json`), so a table can
+be printed for a finished, running or interrupted search, of any strategy,
+without building a tuner.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 from collections.abc import Sequence
 
@@ -15,12 +17,14 @@ import keras_tuner
 from keras_tuner.engine import trial as trial_module
 from rich.table import Table
 
+from tuner_ext.oracles import estimate
 from tuner_ext.oracles.pareto import objective_value
 from tuner_ext.oracles.pareto import pareto_front
 from tuner_ext.oracles.pareto import trial_fronts
 from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.trials import has_score
 from tuner_ext.oracles.trials import is_feasible
+from tuner_ext.oracles.trials import reevaluations_in
 
 # Hyperparameters shown first in a table row: the ones that shape the network.
 _STRUCTURE_FIRST = ("num_layers", "num_blocks")
@@ -33,18 +37,49 @@ def load_trials(project_dir: str) -> list[trial_module.Trial]:
     return sorted(trials, key=lambda trial: trial.trial_id)
 
 
+def load_reevaluations(project_dir: str) -> dict[str, str]:
+    """Re-evaluation trial id -> its configuration's first trial id, from the
+    oracle's saved state; empty before the oracle first saved it."""
+    try:
+        with open(os.path.join(project_dir, "oracle.json")) as file:
+            return reevaluations_in(json.load(file))
+    except FileNotFoundError:
+        return {}
+
+
 def rank_trials(
     trials: Sequence[trial_module.Trial],
     objectives: Sequence[keras_tuner.Objective],
     constraints: Constraints = None,
+    reevaluations: dict[str, str] | None = None,
 ) -> list[trial_module.Trial]:
-    """Scored trials that meet the constraints, best first: by score for one
-    objective, front by front (each by the first objective) for several."""
+    """Scored trials that meet the constraints, best first.
+
+    For one objective, configurations in the oracle's order of
+    recommendation (by the estimate from all their evaluations, the loss
+    breaking ties; see `tuner_ext.oracles.estimate`), each first trial
+    followed by its re-evaluations; for several, front by front (each by the
+    first objective).
+
+    Args:
+        trials: The search's trials, in the order they were created.
+        objectives: The search's objectives.
+        constraints: Upper bounds on metrics; trials over them are left out.
+        reevaluations: Re-evaluation trial id -> its configuration's first
+            trial id.
+    """
     scored = [trial for trial in trials if has_score(trial) and is_feasible(trial, constraints)]
     if len(objectives) > 1:
         return [trial for front in trial_fronts(scored, objectives) for trial in front]
-    return sorted(scored, key=lambda trial: trial.score,
-                  reverse=objectives[0].direction == "max")
+    reevaluations = reevaluations or {}
+    ranking = estimate.rank(scored, reevaluations, objectives[0].direction, len(scored),
+                            tie_break=estimate.tie_break_metric(objectives[0].name))
+    repeats: dict[str, list[trial_module.Trial]] = {}
+    for trial in scored:
+        if trial.trial_id in reevaluations:
+            repeats.setdefault(reevaluations[trial.trial_id], []).append(trial)
+    return [trial for configuration in ranking.ranked
+            for trial in [configuration.trial, *repeats.get(configuration.trial.trial_id, [])]]
 
 
 def format_values(values: dict) -> str:
@@ -65,24 +100,32 @@ def results_table(
     objectives: Sequence[keras_tuner.Objective],
     top: int | None = 10,
     constraints: Constraints = None,
+    reevaluations: dict[str, str] | None = None,
 ) -> Table:
     """A table of the best trials: rank, id, objectives, size, latency and
     hyperparameters; with several objectives, the Pareto front's trials are
-    marked.
+    marked. A re-evaluation is listed under its configuration's first trial,
+    without a rank of its own, its "reevaluates" column naming that trial.
 
     Args:
         trials: The search's trials.
         objectives: The search's objectives.
-        top: How many trials to show; None for all ranked ones.
+        top: How many configurations to show; None for all ranked ones.
         constraints: Upper bounds on metrics; trials over them are left out.
+        reevaluations: Re-evaluation trial id -> its configuration's first
+            trial id (`load_reevaluations`, or `reevaluations_in` of the
+            oracle's state).
     """
-    ranked = rank_trials(trials, objectives, constraints)
+    reevaluations = reevaluations or {}
+    ranked = rank_trials(trials, objectives, constraints, reevaluations)
     front = {trial.trial_id for trial in pareto_front(ranked, objectives)} \
         if len(objectives) > 1 else set()
     names = ", ".join(f"{objective.name} ({objective.direction})" for objective in objectives)
     table = Table(title=f"Best trials by {names}" + (" — * on the Pareto front" if front else ""))
     table.add_column("rank", justify="right")
     table.add_column("trial", justify="right")
+    if reevaluations:
+        table.add_column("reevaluates", justify="right")
     for objective in objectives:
         table.add_column(objective.name, justify="right")
     shown_measures = [metric for metric in ("params", "latency_ms")
@@ -90,12 +133,20 @@ def results_table(
     for metric in shown_measures:
         table.add_column(metric, justify="right")
     table.add_column("hyperparameters", overflow="fold")
-    for rank, trial in enumerate(ranked[:top], start=1):
+    rank = 0
+    for trial in ranked:
+        reevaluated = reevaluations.get(trial.trial_id)
+        if reevaluated is None:
+            rank += 1
+            if top is not None and rank > top:
+                break
         values = [objective_value(trial, objective) for objective in objectives]
         measures = [trial.metrics.get_last_value(metric) if trial.metrics.exists(metric) else None
                     for metric in shown_measures]
         table.add_row(
-            f"{rank}{'*' if trial.trial_id in front else ''}", trial.trial_id,
+            "" if reevaluated else f"{rank}{'*' if trial.trial_id in front else ''}",
+            trial.trial_id,
+            *([reevaluated or ""] if reevaluations else []),
             *(_format_number(value) for value in [*values, *measures]),
             format_values(trial.hyperparameters.values),
         )

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
+from tuner_ext.oracles.defaults import DEFAULT_CANDIDATES
+from tuner_ext.oracles.defaults import DEFAULT_MAX_EVALUATIONS
+from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
 from tuner_ext.oracles.defaults import GENETIC_HYPERBAND_POPULATION
 from tuner_ext.oracles.defaults import default_population_size
 from tuner_ext.search.errors import SpecError
@@ -123,6 +126,23 @@ _EVOLUTION_OPTIONS = (
 )
 
 
+# Noise-aware, model-guided proposals of the genetic and greedy oracles (one
+# objective; a Pareto search ignores them).
+_GUIDANCE_OPTIONS = (
+    Option("candidates", "int", str(DEFAULT_CANDIDATES),
+           "candidates a density ratio model of the completed trials (TPE's) screens per "
+           "proposal, evaluating the most promising; 1 turns the model off",
+           minimum=1, maximum=1000),
+    Option("max_evaluations", "int", str(DEFAULT_MAX_EVALUATIONS),
+           "the most evaluations of one configuration: the leader and its strongest "
+           "challenger are re-evaluated (trials that show `reevaluates`) and ranked by "
+           "their mean; 1 turns re-evaluation off", minimum=1, maximum=100),
+    Option("reevaluation_share", "float", str(DEFAULT_REEVALUATION_SHARE),
+           "the largest share of `max_trials` spent on re-evaluations; 0 turns them off",
+           minimum=0, maximum=0.9),
+)
+
+
 def _tournament_check(default_population: Callable[[int], int]) -> Callable:
     """A check that `sample_size` is at most the population (given or default)."""
 
@@ -182,6 +202,7 @@ STRATEGIES: dict[str, Strategy] = {
                 Option("crossover_prob", "float", "0.5",
                        "probability of crossing the winner with a second winner before "
                        "mutating", minimum=0, maximum=1),
+                *_GUIDANCE_OPTIONS,
                 *_EVOLUTION_OPTIONS,
             ),
             check_together=_tournament_check(default_population_size),
@@ -194,6 +215,7 @@ STRATEGIES: dict[str, Strategy] = {
                        "trials to complete before climbing", minimum=1, maximum=MAX_COUNT),
                 Option("max_mutations", "int", "2",
                        "the most hyperparameters one step changes", minimum=1, maximum=100),
+                *_GUIDANCE_OPTIONS,
                 *_EVOLUTION_OPTIONS,
             ),
         ),

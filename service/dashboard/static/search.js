@@ -134,6 +134,7 @@ export async function render(main, [searchId], { signal }) {
       ["Rank", rank === null ? "—" : `${formatCount(rank)} of ${formatCount(ranked.length)} scored trials`],
       ["Ended", trial.ended ? new Date(trial.ended * 1000).toLocaleString() : "—"],
     ];
+    if (trial.reevaluates) facts.push(["Re-evaluates", `trial ${trial.reevaluates} (same configuration, trained again)`]);
     // KerasTuner's sum of several objectives means nothing to a reader; each objective is shown.
     for (const [metric, value] of Object.entries(trial.metrics ?? {})) {
       if (metric !== "multi_objective") facts.push([metric, formatScore(value)]);
