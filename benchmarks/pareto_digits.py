@@ -3,12 +3,12 @@
 A fifth of `digits` is held out as a test split; the genetic oracle searches
 the CNN hypermodel (its widths allowed down to 4 filters and 8 dense units) for
 validation accuracy and parameter count at once (Pareto ranking, no sum), as
-`evokt search --objective val_accuracy --objective params:min` does. Every model of the final front is scored on the test split.
-It prints the front and whether it offers a model within one accuracy point of
-the most accurate model found with at most a fifth of its parameters, and
-plots the front.
+`evokt search --objective val_accuracy --objective params:min` does. Every
+model of the final front is scored on the test split. It prints the front and
+whether it offers a model within one accuracy point of the most accurate model
+found with at most a fifth of its parameters, and plots the front.
 
-    python benchmarks/pareto_digits.py --trials 40 --epochs 5 --plot docs/img/pareto-digits.png
+    python benchmarks/pareto_digits.py --trials 40 --epochs 10 --plot docs/img/pareto-digits.png
 """
 
 from __future__ import annotations

@@ -424,6 +424,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--oracles", nargs="+", default=["genetic", "greedy", "random", "tpe"],
                         choices=list(ORACLES) + PEERS)
     parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds run from here (a fresh set checks settings chosen on another)")
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--bayesian-seeds", type=int, default=3)
     parser.add_argument("--bayesian-trials", type=int, default=50)
@@ -439,10 +441,11 @@ def main(argv: list[str] | None = None) -> dict:
         for oracle in args.oracles:
             seeds, trials = (args.bayesian_seeds, args.bayesian_trials) if oracle == "bayesian" \
                 else (args.seeds, args.trials)
-            jobs += [(benchmark, oracle, seed, trials) for seed in range(seeds)]
+            jobs += [(benchmark, oracle, seed, trials)
+                     for seed in range(args.first_seed, args.first_seed + seeds)]
         if args.noise_floor:
             jobs += [(benchmark, "noise-floor", seed, NOISE_FLOOR_CELLS)
-                     for seed in range(args.seeds)]
+                     for seed in range(args.first_seed, args.first_seed + args.seeds)]
     started = time.monotonic()
     summary = summarize(run_many(jobs, args.processes))
     print(f"{'benchmark':<18} {'oracle':<11} {'seeds':>5} {'trials':>6} {'median':>9} "
