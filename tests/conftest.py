@@ -15,8 +15,11 @@ import keras_tuner  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# The suite runs in two pytest-xdist workers (pyproject's addopts), one per
+# core: each trains on one thread.
 tf.config.threading.set_inter_op_parallelism_threads(1)
-tf.config.threading.set_intra_op_parallelism_threads(2)
+IN_A_WORKER = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+tf.config.threading.set_intra_op_parallelism_threads(1 if IN_A_WORKER else 2)
 
 MAX_LAYERS = 3
 
