@@ -166,6 +166,16 @@ def test_same_seed_and_scores_give_the_same_proposals(tmp_path):
     assert [values_key(t.hyperparameters.values) for t in run_trials(other, 60)] != runs[0]
 
 
+def test_seed_zero_is_a_seed_like_any_other(tmp_path):
+    # KerasTuner's Oracle replaces a falsy seed with a random one.
+    runs = []
+    for name in ("a", "b"):
+        oracle = make_oracle(str(tmp_path / name), space=continuous_space, max_trials=20, seed=0)
+        assert oracle.seed == 0
+        runs.append([values_key(t.hyperparameters.values) for t in run_trials(oracle, 20)])
+    assert runs[0] == runs[1]
+
+
 def test_state_round_trips_mid_search_and_the_evolution_continues(tmp_path):
     uninterrupted = make_oracle(str(tmp_path / "whole"), space=continuous_space, max_trials=50)
     expected = [values_key(t.hyperparameters.values) for t in run_trials(uninterrupted, 50)]

@@ -204,6 +204,10 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
+        if seed is not None:
+            # KerasTuner takes `seed or random.randint(...)`: seed 0 would be
+            # a random seed, and a search with it not reproducible.
+            self.seed = self._seed_state = seed
         if trial_timeout is not None and not trial_timeout > 0:
             raise ValueError(f"`trial_timeout` must be positive, got {trial_timeout}.")
         self.trial_timeout = trial_timeout
