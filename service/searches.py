@@ -42,6 +42,7 @@ from tuner_ext.oracles.pareto import non_dominated_fronts
 from tuner_ext.search.errors import SpecError
 from tuner_ext.search.layout import FRONT_DIR
 from tuner_ext.search.spec import SearchSpec
+from tuner_ext.search.spec import constraints_from
 
 blueprint = Blueprint("searches", __name__, url_prefix="/v1/searches")
 
@@ -200,11 +201,8 @@ def get_pareto(search_id: str):
     `exported` says which can be published (once the search has ended,
     every trial of the front is kept)."""
     record = _get_search(search_id)
-    spec = record["spec"]
     objectives = search_view(record)["objectives"]
-    constraints = {metric: spec.get(key) for metric, key in
-                   (("params", "max_params"), ("latency_ms", "max_latency_ms"))
-                   if spec.get(key) is not None}
+    constraints = constraints_from(record["spec"])
     candidates, vectors = [], []
     for trial in get_store().trials(search_id):
         metrics = trial["metrics"] or {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
@@ -40,6 +41,22 @@ MAX_FOLDS = 10
 EPOCH_BUDGET_STRATEGIES = ("hyperband", *EPOCH_BUDGETED)
 MAX_EPOCHS_LIMIT = 1_000
 MAX_WORKERS = 64
+
+
+
+# Each constrained metric and the spec field that bounds it.
+CONSTRAINT_FIELDS = {"params": "max_params", "latency_ms": "max_latency_ms"}
+
+
+def constraints_from(fields: Mapping[str, Any]) -> dict[str, float]:
+    """metric -> upper bound, from a spec's fields (a `SearchSpec`'s, or the
+    service's stored copy of one); a field left None bounds nothing.
+
+    Args:
+        fields: The spec's fields by name.
+    """
+    return {metric: fields[name] for metric, name in CONSTRAINT_FIELDS.items()
+            if fields.get(name) is not None}
 
 
 @dataclass
@@ -191,8 +208,8 @@ class SearchSpec:
     @property
     def constraints(self) -> dict[str, float]:
         """metric -> upper bound, from `max_params` and `max_latency_ms`."""
-        bounds = {"params": self.max_params, "latency_ms": self.max_latency_ms}
-        return {metric: bound for metric, bound in bounds.items() if bound is not None}
+        return constraints_from(vars(self))
+
     def check_data(self, input_shape: tuple[int, ...], task: str) -> str:
         """Checks the parts of the spec that depend on the data.
 

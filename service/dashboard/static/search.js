@@ -80,7 +80,7 @@ export async function render(main, [searchId], { signal }) {
       ["State", search.state],
       ["Progress", progress(search)],
       ["Best score", search.best_score === null ? "—"
-        : `${formatScore(search.best_score)} (${search.objective}, ${search.direction === "min" ? "lower" : "higher"} is better; trial ${search.best_trial})`],
+        : `${formatScore(search.best_score)} (${search.objective}, ${whichIsBetter(search.direction)}; trial ${search.best_trial})`],
       ["Oracle", search.oracle],
       ["Hypermodel", search.hypermodel],
       ["Dataset", search.dataset],
@@ -245,6 +245,11 @@ async function follow(searchId, signal, onProgress) {
   }
 }
 
+/** "lower is better" or "higher is better", for an objective's direction. */
+function whichIsBetter(direction) {
+  return `${direction === "min" ? "lower" : "higher"} is better`;
+}
+
 // Panels ---------------------------------------------------------------------------------
 
 /**
@@ -335,8 +340,8 @@ function paretoPanel(page) {
         selected: page.selected,
         logX: positive && logXBox.checked,
         trialAxis: false,
-        xLabel: `${second.name} (${second.direction === "min" ? "lower" : "higher"} is better)`,
-        yLabel: `${first.name} (${first.direction === "min" ? "lower" : "higher"} is better)`,
+        xLabel: `${second.name} (${whichIsBetter(second.direction)})`,
+        yLabel: `${first.name} (${whichIsBetter(first.direction)})`,
         width: chartWidth(holder),
         onHover: (dot) => {
           readout.textContent = dot
