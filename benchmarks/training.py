@@ -1,22 +1,32 @@
 """Real training: the strategies on bundled datasets at an equal epoch budget.
 
-A fifth of each dataset (`digits`, `breast_cancer`) is held out as a test
-split first; the rest is split into training and validation parts as `evokt
-search` does. Each strategy gets the same budget of training epochs
+A fifth of each dataset (`digits`, `breast_cancer`, `iris`) is held out as a
+test split first; the rest is split into training and validation parts as
+`evokt search` does. Each strategy gets the same budget of training epochs
 (`--trials` x `--epochs`): Hyperband trains trials for varying numbers of
 epochs and is stopped once it has used the budget; genetic-hyperband is
 given it as its `max_epochs_budget` and stops itself. A trial that continues
-another's checkpoint counts only the epochs it adds. The table reports the
-best validation accuracy, the test accuracy of the model the search chose,
-the epochs used and the wall time.
+another's checkpoint counts only the epochs it adds. `genetic-plain` is the
+genetic oracle without its noise-aware parts (no re-evaluation, no screening
+of candidates), as it was before them.
 
-    python benchmarks/training.py --seeds 5 --trials 10 --epochs 9 \
-        --strategies genetic-hyperband hyperband genetic random
+The table reports, per dataset, hypermodel and strategy, the mean and spread
+over seeds of: the validation accuracy of the model the search chose (its own
+trial's score), its test accuracy, their gap (how much of the validation
+score was luck of the draw), the trials, the epochs used and the wall time.
+Searches run in `--processes` processes of one TensorFlow thread each; each
+finished search is appended to `--jsonl` as it ends, so a long run can be
+tabulated (`--table-only`) while it goes on or after it stopped.
+
+    python benchmarks/training.py --seeds 5 --trials 30 --epochs 5 --processes 2 \
+        --datasets digits breast_cancer iris --jsonl training.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -30,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from hypermodels import default_objective  # noqa: E402
@@ -40,10 +51,13 @@ from tuner_ext.search.observe import SearchObserver  # noqa: E402
 from tuner_ext.search.strategies import EPOCH_BUDGETED  # noqa: E402
 from tuner_ext.search.strategies import create_tuner  # noqa: E402
 
-STRATEGIES = ["genetic", "greedy", "random", "bayesian", "hyperband", "genetic-hyperband"]
-DATASETS = ["digits", "breast_cancer"]
+# Benchmark-only variants: a name, the strategy it runs and its options.
+VARIANTS = {"genetic-plain": ("genetic", {"candidates": 1, "max_evaluations": 1})}
+STRATEGIES = ["genetic", "greedy", "random", "bayesian", "hyperband", "genetic-hyperband",
+              *VARIANTS]
+DATASETS = ["digits", "breast_cancer", "iris"]
 # Hypermodels that fit each dataset: the CNN needs images.
-HYPERMODELS = {"digits": ["mlp", "cnn"], "breast_cancer": ["mlp"]}
+HYPERMODELS = {"digits": ["mlp", "cnn"], "breast_cancer": ["mlp"], "iris": ["mlp"]}
 
 
 class EpochBudget(SearchObserver):
@@ -76,24 +90,29 @@ def split(name: str, seed: int):
 
 def run_once(strategy: str, dataset_name: str, hypermodel: str, seed: int, trials: int,
              epochs: int) -> dict[str, Any]:
+    """One search of `strategy` and the test accuracy of the model it chose."""
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
     dataset, x_test, y_test = split(dataset_name, seed)
     keras.utils.set_random_seed(seed)
+    runs, options = VARIANTS.get(strategy, (strategy, {}))
     budget = EpochBudget(trials * epochs, epochs)
     directory = tempfile.mkdtemp(prefix="evokt-training-")
     started = time.monotonic()
     try:
         tuner = create_tuner(
-            strategy,
+            runs,
             hypermodel_for(dataset, hypermodel),
             objective=default_objective(dataset.task),
             # Hyperband's trials are short, so it may run more of them in the budget.
-            max_trials=trials * (epochs if strategy == "hyperband" else 1),
-            max_epochs_budget=trials * epochs if strategy in EPOCH_BUDGETED else None,
+            max_trials=trials * (epochs if runs == "hyperband" else 1),
+            max_epochs_budget=trials * epochs if runs in EPOCH_BUDGETED else None,
             epochs=epochs,
             seed=seed,
             directory=directory,
             project_name="search",
             overwrite=True,
+            options=options,
             observer=budget,
         )
         tuner.search(dataset.x_train, dataset.y_train,
@@ -103,12 +122,58 @@ def run_once(strategy: str, dataset_name: str, hypermodel: str, seed: int, trial
         predicted = model.predict(x_test, verbose=0).argmax(axis=1)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+        keras.backend.clear_session()
+    test_accuracy = float(np.mean(predicted == y_test))
     return {
         "strategy": strategy, "dataset": dataset_name, "hypermodel": hypermodel, "seed": seed,
-        "val_accuracy": best_trial.score, "test_accuracy": float(np.mean(predicted == y_test)),
+        "val_accuracy": best_trial.score, "test_accuracy": test_accuracy,
+        "gap": best_trial.score - test_accuracy,
         "trials": len(tuner.oracle.trials), "epochs": budget.used,
         "seconds": time.monotonic() - started,
     }
+
+
+def run_job(job: tuple) -> dict[str, Any]:
+    """`run_once` of one tuple of its arguments, for `Pool.imap_unordered`."""
+    return run_once(*job)
+
+
+def run_all(jobs: list[tuple], processes: int, jsonl: str | None) -> list[dict[str, Any]]:
+    """Runs `jobs` (arguments of `run_once`) in `processes` fresh processes."""
+    rows = []
+    # Spawned, not forked: TensorFlow is loaded here already.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, maxtasksperchild=5) as pool:
+        for row in pool.imap_unordered(run_job, jobs):
+            rows.append(row)
+            print(f"{row['dataset']} {row['hypermodel']} {row['strategy']} seed {row['seed']}: "
+                  f"val {row['val_accuracy']:.4f} test {row['test_accuracy']:.4f} "
+                  f"({row['trials']} trials, {row['epochs']} epochs, {row['seconds']:.0f} s)",
+                  flush=True)
+            if jsonl:
+                with open(jsonl, "a") as stream:
+                    stream.write(json.dumps(row) + "\n")
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    """Mean ± standard deviation over seeds, per dataset, hypermodel and strategy."""
+    print(f"{'dataset':<13} {'hypermodel':<10} {'strategy':<17} {'seeds':>5} {'val acc':>16} "
+          f"{'test acc':>16} {'val-test gap':>16} {'trials':>6} {'epochs':>6} {'seconds':>8}")
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["hypermodel"], row["strategy"]), []).append(row)
+    for (name, hypermodel, strategy), group in sorted(groups.items()):
+
+        def spread(key: str, group: list[dict] = group) -> str:
+            values = [r[key] for r in group]
+            return f"{statistics.mean(values):.4f} ± {statistics.pstdev(values):.4f}"
+
+        print(f"{name:<13} {hypermodel:<10} {strategy:<17} {len(group):>5} "
+              f"{spread('val_accuracy'):>16} {spread('test_accuracy'):>16} {spread('gap'):>16} "
+              f"{statistics.mean(r['trials'] for r in group):>6.1f} "
+              f"{statistics.mean(r['epochs'] for r in group):>6.1f} "
+              f"{statistics.mean(r['seconds'] for r in group):>8.1f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -120,30 +185,24 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--jsonl", help="append each finished search to this file")
+    parser.add_argument("--table-only", action="store_true",
+                        help="tabulate the searches in --jsonl without running any")
     args = parser.parse_args(argv)
 
-    cases = [(name, hypermodel) for name in args.datasets for hypermodel in args.hypermodels
-             if hypermodel in HYPERMODELS[name]]
-    rows = [run_once(strategy, name, hypermodel, seed, args.trials, args.epochs)
-            for name, hypermodel in cases for strategy in args.strategies
-            for seed in range(args.seeds)]
-    print(f"{'dataset':<13} {'hypermodel':<10} {'strategy':<17} {'seeds':>5} {'val acc':>16} "
-          f"{'test acc':>16} {'trials':>6} {'epochs':>6} {'seconds':>8}")
-    for name, hypermodel in cases:
-        for strategy in args.strategies:
-            group = [r for r in rows if r["strategy"] == strategy and r["hypermodel"] == hypermodel
-                     and r["dataset"] == name]
-
-            def spread(key: str, group: list[dict] = group) -> str:
-                values = [r[key] for r in group]
-                return f"{statistics.mean(values):.4f} ± {statistics.pstdev(values):.4f}"
-
-            print(f"{name:<13} {hypermodel:<10} {strategy:<17} {len(group):>5} "
-                  f"{spread('val_accuracy'):>16} "
-                  f"{spread('test_accuracy'):>16} "
-                  f"{statistics.mean(r['trials'] for r in group):>6.1f} "
-                  f"{statistics.mean(r['epochs'] for r in group):>6.1f} "
-                  f"{statistics.mean(r['seconds'] for r in group):>8.1f}", flush=True)
+    if args.table_only:
+        with open(args.jsonl) as stream:
+            rows = [json.loads(line) for line in stream]
+    else:
+        cases = [(name, hypermodel) for name in args.datasets for hypermodel in args.hypermodels
+                 if hypermodel in HYPERMODELS[name]]
+        # Seed-major, so a run stopped early has every strategy at the same seeds.
+        jobs = [(strategy, name, hypermodel, seed, args.trials, args.epochs)
+                for seed in range(args.seeds) for name, hypermodel in cases
+                for strategy in args.strategies]
+        rows = run_all(jobs, args.processes, args.jsonl)
+    print_table(rows)
     return rows
 
 
