@@ -156,12 +156,32 @@ def run_all(jobs: list[tuple], processes: int, jsonl: str | None) -> list[dict[s
     return rows
 
 
+def comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the seeds every strategy of their dataset and hypermodel finished.
+
+    A run stopped early leaves some strategies a seed ahead; comparing means
+    over different seeds would compare the seeds.
+    """
+    strategies: dict[tuple, set[str]] = {}
+    done: dict[tuple, set[str]] = {}
+    for row in rows:
+        case = (row["dataset"], row["hypermodel"])
+        strategies.setdefault(case, set()).add(row["strategy"])
+        done.setdefault((*case, row["seed"]), set()).add(row["strategy"])
+    return [row for row in rows
+            if done[(row["dataset"], row["hypermodel"], row["seed"])]
+            == strategies[(row["dataset"], row["hypermodel"])]]
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
-    """Mean ± standard deviation over seeds, per dataset, hypermodel and strategy."""
+    """Mean ± standard deviation over seeds, per dataset, hypermodel and strategy.
+
+    Only the seeds every strategy finished count (`comparable`).
+    """
     print(f"{'dataset':<13} {'hypermodel':<10} {'strategy':<17} {'seeds':>5} {'val acc':>16} "
           f"{'test acc':>16} {'val-test gap':>16} {'trials':>6} {'epochs':>6} {'seconds':>8}")
     groups: dict[tuple, list[dict]] = {}
-    for row in rows:
+    for row in comparable(rows):
         groups.setdefault((row["dataset"], row["hypermodel"], row["strategy"]), []).append(row)
     for (name, hypermodel, strategy), group in sorted(groups.items()):
 
