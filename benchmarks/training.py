@@ -91,8 +91,6 @@ def split(name: str, seed: int):
 def run_once(strategy: str, dataset_name: str, hypermodel: str, seed: int, trials: int,
              epochs: int) -> dict[str, Any]:
     """One search of `strategy` and the test accuracy of the model it chose."""
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
     dataset, x_test, y_test = split(dataset_name, seed)
     keras.utils.set_random_seed(seed)
     runs, options = VARIANTS.get(strategy, (strategy, {}))
@@ -138,12 +136,18 @@ def run_job(job: tuple) -> dict[str, Any]:
     return run_once(*job)
 
 
+def one_thread() -> None:
+    """Each search process trains on one TensorFlow thread (set once, at its start)."""
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def run_all(jobs: list[tuple], processes: int, jsonl: str | None) -> list[dict[str, Any]]:
     """Runs `jobs` (arguments of `run_once`) in `processes` fresh processes."""
     rows = []
     # Spawned, not forked: TensorFlow is loaded here already.
     context = multiprocessing.get_context("spawn")
-    with context.Pool(processes, maxtasksperchild=5) as pool:
+    with context.Pool(processes, initializer=one_thread, maxtasksperchild=5) as pool:
         for row in pool.imap_unordered(run_job, jobs):
             rows.append(row)
             print(f"{row['dataset']} {row['hypermodel']} {row['strategy']} seed {row['seed']}: "
