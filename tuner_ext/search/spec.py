@@ -42,8 +42,6 @@ EPOCH_BUDGET_STRATEGIES = ("hyperband", *EPOCH_BUDGETED)
 MAX_EPOCHS_LIMIT = 1_000
 MAX_WORKERS = 64
 
-
-
 # Each constrained metric and the spec field that bounds it.
 CONSTRAINT_FIELDS = {"params": "max_params", "latency_ms": "max_latency_ms"}
 
