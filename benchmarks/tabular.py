@@ -238,13 +238,19 @@ def run_once(benchmark: str, oracle: str, seed: int, trials: int,
     if oracle == "tpe":
         return run_tpe(benchmark, seed, trials, options)
     table = load_table(benchmark, seed)
+    kwargs = dict(options or {})
+    # Not an argument of evokt's oracles but a class attribute (the share of
+    # screened candidates drawn from the model); `sweep_genetic.py` varies it.
+    draw = kwargs.pop("model_draw_share", None)
     instance = ORACLES[oracle](
         objective=keras_tuner.Objective(table.metric, table.direction),
         max_trials=trials,
         hyperparameters=search_space(BENCHMARKS[benchmark][0]),
         seed=seed + 1,
-        **(options or {}),
+        **kwargs,
     )
+    if draw is not None:
+        instance.model_draw_share = draw
     curve, seen, repeats, seconds = [], set(), 0, 0.0
     for values, _, proposal_seconds in drive_oracle(
             instance, trials, lambda values: {table.metric: table.evaluate(values)}):

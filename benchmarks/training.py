@@ -36,11 +36,14 @@ import time
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from seeds import search_seed  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from hypermodels import default_objective  # noqa: E402
@@ -92,7 +95,7 @@ def run_once(strategy: str, dataset_name: str, hypermodel: str, seed: int, trial
              epochs: int) -> dict[str, Any]:
     """One search of `strategy` and the test accuracy of the model it chose."""
     dataset, x_test, y_test = split(dataset_name, seed)
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(search_seed(seed))
     runs, options = VARIANTS.get(strategy, (strategy, {}))
     budget = EpochBudget(trials * epochs, epochs)
     directory = tempfile.mkdtemp(prefix="evokt-training-")
@@ -106,7 +109,7 @@ def run_once(strategy: str, dataset_name: str, hypermodel: str, seed: int, trial
             max_trials=trials * (epochs if runs == "hyperband" else 1),
             max_epochs_budget=trials * epochs if runs in EPOCH_BUDGETED else None,
             epochs=epochs,
-            seed=seed,
+            seed=search_seed(seed),
             directory=directory,
             project_name="search",
             overwrite=True,

@@ -19,10 +19,11 @@ DEFAULT_MUTATION_SCALE = 0.15
 DEFAULT_CANDIDATES = 24
 # Evaluations of one configuration at most: its first and two re-evaluations.
 DEFAULT_MAX_EVALUATIONS = 3
-# The largest share of the budget spent on re-evaluations: on the tabular
-# benchmarks (30 seeds x 100 trials) a tenth led Optuna's TPE on all seven
-# tables, a fifth on five (docs/benchmarks.md).
-DEFAULT_REEVALUATION_SHARE = 0.1
+# The largest share of the budget spent on re-evaluations: chosen with the
+# tournament below on 60 seeds of the seven tabular benchmarks (seed sets 0 and
+# 1000, `benchmarks/sweep_genetic.py`), judged on a third set
+# (docs/benchmarks.md).
+DEFAULT_REEVALUATION_SHARE = 0.15
 
 
 def default_population_size(max_trials: int | None) -> int:
@@ -39,12 +40,20 @@ def default_population_size(max_trials: int | None) -> int:
 
 
 def default_sample_size(population_size: int) -> int:
-    """Three quarters of the population, at least 2 (24 of 33).
+    """The whole population: the tournament picks its best configuration.
 
-    Greedier than Real et al.'s quarter: with budgets of a hundred trials,
-    tournaments of a half to all of the population gave half the regret of a
-    quarter (docs/benchmarks.md).
+    With a density ratio model screening the children and the aging
+    population forgetting old leaders, the greediest tournament did best at
+    budgets of a hundred trials: on the seven tabular benchmarks (60 seeds)
+    it matched or beat three quarters of the population on six tables
+    (docs/benchmarks.md). Crossover then only mixes parents when a smaller
+    `sample_size` is given.
     """
+    return population_size
+
+
+def default_rung_sample_size(population_size: int) -> int:
+    """Three quarters of a genetic-hyperband rung's population, at least 2."""
     return max(2, (3 * population_size) // 4)
 
 

@@ -140,7 +140,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             Defaults to 3.
         reevaluation_share: Float in [0, 1), the largest share of
             `max_trials` spent on re-evaluations; 0 turns them off.
-            Defaults to 0.1.
+            Defaults to 0.15.
 
     With several objectives, trials are compared by Pareto dominance (see
     `tuner_ext.oracles.pareto`), never by KerasTuner's sum of them, and

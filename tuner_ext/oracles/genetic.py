@@ -64,11 +64,12 @@ class GeneticOracle(EvolutionaryOracle):
             form the population. Defaults to `max_trials // 3`, clipped to
             [4, 100].
         sample_size: Integer, tournament size, from 1 to `population_size`.
-            Larger is greedier. Defaults to three quarters of
-            `population_size`, at least 2.
+            Larger is greedier. Defaults to `population_size`: the
+            tournament picks the population's best.
         crossover_prob: Float in [0, 1], probability of crossing the
-            tournament winner with a second winner before mutating it.
-            Defaults to 0.5.
+            tournament winner with a second winner before mutating it (with
+            the whole population in each tournament, both are the same
+            configuration). Defaults to 0.5.
         mutation_scale: Float > 0, standard deviation of a numerical
             mutation in `value_to_prob` space (0.15: mostly a neighbouring
             value). Defaults to 0.15.
@@ -103,7 +104,7 @@ class GeneticOracle(EvolutionaryOracle):
             Defaults to 3.
         reevaluation_share: Float in [0, 1), the largest share of
             `max_trials` spent on re-evaluations; 0 turns them off.
-            Defaults to 0.1.
+            Defaults to 0.15.
     """
 
     def __init__(
@@ -215,7 +216,7 @@ class GeneticSearch(EvoktTuner):
         population_size: Integer, see `GeneticOracle`. Defaults to
             `max_trials // 3`, clipped to [4, 100].
         sample_size: Integer, tournament size, see `GeneticOracle`.
-            Defaults to three quarters of `population_size`, at least 2.
+            Defaults to `population_size`.
         crossover_prob: Float in [0, 1]. Defaults to 0.5.
         mutation_scale: Float > 0. Defaults to 0.15.
         initial_hps: Optional list of dicts, configurations evaluated first.
@@ -241,7 +242,7 @@ class GeneticSearch(EvoktTuner):
         max_evaluations: Integer, the most evaluations of one configuration.
             1 turns re-evaluation off. Defaults to 3.
         reevaluation_share: Float in [0, 1), the largest share of the
-            trials spent on re-evaluations. Defaults to 0.1.
+            trials spent on re-evaluations. Defaults to 0.15.
         **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, `executions_per_trial`, ...
     """

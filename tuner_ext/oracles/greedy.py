@@ -73,7 +73,7 @@ class GreedyOracle(EvolutionaryOracle):
             Defaults to 3.
         reevaluation_share: Float in [0, 1), the largest share of
             `max_trials` spent on re-evaluations; 0 turns them off.
-            Defaults to 0.1.
+            Defaults to 0.15.
     """
 
     def __init__(
@@ -177,7 +177,7 @@ class GreedySearch(EvoktTuner):
         max_evaluations: Integer, the most evaluations of one configuration.
             1 turns re-evaluation off. Defaults to 3.
         reevaluation_share: Float in [0, 1), the largest share of the
-            trials spent on re-evaluations. Defaults to 0.1.
+            trials spent on re-evaluations. Defaults to 0.15.
         **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, `executions_per_trial`, ...
     """
