@@ -52,8 +52,9 @@ def default_sample_size(population_size: int) -> int:
     return population_size
 
 
-def default_rung_sample_size(population_size: int) -> int:
-    """Three quarters of a genetic-hyperband rung's population, at least 2."""
+def three_quarters_sample(population_size: int) -> int:
+    """Three quarters of the population, at least 2: genetic-hyperband's
+    tournament, and the genetic oracle's before the defaults above."""
     return max(2, (3 * population_size) // 4)
 
 

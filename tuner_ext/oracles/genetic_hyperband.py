@@ -44,7 +44,7 @@ from tuner_ext.oracles import crossover
 from tuner_ext.oracles.defaults import DEFAULT_CROSSOVER_PROB
 from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
 from tuner_ext.oracles.defaults import GENETIC_HYPERBAND_POPULATION
-from tuner_ext.oracles.defaults import default_rung_sample_size
+from tuner_ext.oracles.defaults import three_quarters_sample
 from tuner_ext.oracles.evolutionary import EvolutionaryOracle
 from tuner_ext.oracles.space import Values
 from tuner_ext.oracles.trials import Constraints
@@ -189,7 +189,7 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
         _check_integer("max_epochs_budget", max_epochs_budget, epochs_of_rungs[0])
         _check_integer("population_size", population_size, 2)
         if sample_size is None:
-            sample_size = default_rung_sample_size(population_size)
+            sample_size = three_quarters_sample(population_size)
         if not 1 <= sample_size <= population_size:
             raise ValueError(
                 "`sample_size` must be between 1 and `population_size` "
