@@ -137,18 +137,24 @@ def test_the_readme_shows_each_evokt_oracles_options_as_declared():
         assert options_table(strategy) in readme, strategy
 
 
-@pytest.mark.parametrize("max_trials,population,sample,starts", [
+@pytest.mark.parametrize("max_trials,population,pareto_sample,starts", [
     (9, 4, 3, 2), (30, 10, 7, 3), (100, 33, 24, 10), (1000, 100, 75, 10)])
-def test_the_documented_defaults_are_the_oracles_defaults(max_trials, population, sample, starts):
-    """The README says: population `max_trials // 3` in [4, 100], tournament three
-    quarters of it (at least 2), crossover 0.5, greedy starts `max_trials // 10` in
-    [2, 10]; the oracles built without options must agree."""
+def test_the_documented_defaults_are_the_oracles_defaults(
+        max_trials, population, pareto_sample, starts):
+    """The README says: population `max_trials // 3` in [4, 100], tournament the
+    whole population (three quarters of it, at least 2, with several
+    objectives), crossover 0.5, greedy starts `max_trials // 10` in [2, 10];
+    the oracles built without options must agree."""
     genetic = GeneticOracle(objective=keras_tuner.Objective("score", "max"), max_trials=max_trials)
-    assert (genetic.population_size, genetic.sample_size) == (population, sample)
+    assert (genetic.population_size, genetic.sample_size) == (population, population)
     assert genetic.crossover_prob == 0.5 and genetic.mutation_scale == 0.15
+    pareto = GeneticOracle(objective=[keras_tuner.Objective("score", "max"),
+                                      keras_tuner.Objective("params", "min")],
+                           max_trials=max_trials)
+    assert (pareto.population_size, pareto.sample_size) == (population, pareto_sample)
     greedy = GreedyOracle(objective=keras_tuner.Objective("score", "max"), max_trials=max_trials)
     assert greedy.random_starts == starts
     # The noise-aware, model-guided defaults of the README's tables.
     for oracle in (genetic, greedy):
         noise_options = (oracle.candidates, oracle.max_evaluations, oracle.reevaluation_share)
-        assert noise_options == (24, 3, 0.1)
+        assert noise_options == (24, 3, 0.15)

@@ -39,22 +39,31 @@ def default_population_size(max_trials: int | None) -> int:
     return max(4, min(100, max_trials // 3))
 
 
-def default_sample_size(population_size: int) -> int:
-    """The whole population: the tournament picks its best configuration.
+def default_sample_size(population_size: int, objectives: int = 1) -> int:
+    """The whole population with one objective: the tournament picks its best.
 
     With a density ratio model screening the children and the aging
     population forgetting old leaders, the greediest tournament did best at
     budgets of a hundred trials: on the seven tabular benchmarks (60 seeds)
     it matched or beat three quarters of the population on six tables
     (docs/benchmarks.md). Crossover then only mixes parents when a smaller
-    `sample_size` is given.
+    `sample_size` is given. A Pareto search keeps three quarters: its
+    tournament by front and crowding would otherwise always pick the same
+    extreme point of the front.
+
+    Args:
+        population_size: The population's size.
+        objectives: How many objectives the search has.
     """
+    if objectives > 1:
+        return three_quarters_sample(population_size)
     return population_size
 
 
 def three_quarters_sample(population_size: int) -> int:
     """Three quarters of the population, at least 2: genetic-hyperband's
-    tournament, and the genetic oracle's before the defaults above."""
+    tournament, a Pareto search's, and the genetic oracle's before the
+    defaults above."""
     return max(2, (3 * population_size) // 4)
 
 

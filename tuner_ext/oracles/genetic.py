@@ -65,7 +65,8 @@ class GeneticOracle(EvolutionaryOracle):
             [4, 100].
         sample_size: Integer, tournament size, from 1 to `population_size`.
             Larger is greedier. Defaults to `population_size`: the
-            tournament picks the population's best.
+            tournament picks the population's best (with several
+            objectives, three quarters of it, at least 2).
         crossover_prob: Float in [0, 1], probability of crossing the
             tournament winner with a second winner before mutating it (with
             the whole population in each tournament, both are the same
@@ -154,7 +155,7 @@ class GeneticOracle(EvolutionaryOracle):
                 f"`population_size` must be at least 2, got {population_size}."
             )
         if sample_size is None:
-            sample_size = default_sample_size(population_size)
+            sample_size = default_sample_size(population_size, len(self.objectives))
         if not 1 <= sample_size <= population_size:
             raise ValueError(
                 "`sample_size` must be between 1 and `population_size` "
@@ -216,7 +217,8 @@ class GeneticSearch(EvoktTuner):
         population_size: Integer, see `GeneticOracle`. Defaults to
             `max_trials // 3`, clipped to [4, 100].
         sample_size: Integer, tournament size, see `GeneticOracle`.
-            Defaults to `population_size`.
+            Defaults to `population_size` (three quarters of it with
+            several objectives).
         crossover_prob: Float in [0, 1]. Defaults to 0.5.
         mutation_scale: Float > 0. Defaults to 0.15.
         initial_hps: Optional list of dicts, configurations evaluated first.

@@ -196,7 +196,8 @@ STRATEGIES: dict[str, Strategy] = {
                 Option("population_size", "int", "`max_trials // 3`, clipped to [4, 100]",
                        "how many recent completed trials form the population; until that "
                        "many complete, proposals are random", minimum=2, maximum=MAX_COUNT),
-                Option("sample_size", "int", "`population_size`",
+                Option("sample_size", "int",
+                       "`population_size`; three quarters of it with several objectives",
                        "tournament size, at most `population_size`; larger is greedier",
                        minimum=1, maximum=MAX_COUNT),
                 Option("crossover_prob", "float", "0.5",
