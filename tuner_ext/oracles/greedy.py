@@ -33,7 +33,8 @@ class GreedyOracle(EvolutionaryOracle):
     The first `random_starts` trials are the `initial_hps`, then random. Each
     later proposal mutates between 1 and `max_mutations` of the best
     configuration's active hyperparameters (best by the estimate from all its
-    evaluations); a density ratio model of the completed trials picks the
+    evaluations, its mean loss breaking ties, as `get_best_trials` ranks);
+    a density ratio model of the completed trials picks the
     most promising of `candidates` such steps. Re-evaluation, duplicates,
     conditions, state and determinism work as in `GeneticOracle`.
 
@@ -129,12 +130,16 @@ class GreedyOracle(EvolutionaryOracle):
         self.max_mutations = max_mutations
 
     def breed(self, rng: random.Random, strength: int) -> Values | None:
-        completed = self.completed_trials()
-        if len(completed) < self.random_starts:
-            return None
         if len(self.objectives) == 1:
-            best = self.best_of(completed).hyperparameters.values
+            # The ranking is computed once per ended trial, not per child.
+            ranked = self._ranking().ranked
+            if len(ranked) < self.random_starts:
+                return None
+            best = ranked[0].trial.hyperparameters.values
         else:  # climbs from any point of the Pareto front
+            completed = self.completed_trials()
+            if len(completed) < self.random_starts:
+                return None
             best = rng.choice(trial_fronts(completed, self.objectives)[0]).hyperparameters.values
         return self.mutate(
             best, rng, strength, num_mutations=rng.randint(1, self.max_mutations)
