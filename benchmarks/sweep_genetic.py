@@ -29,11 +29,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tabular  # noqa: E402
 
+from tuner_ext import GeneticOracle  # noqa: E402
+from tuner_ext.oracles.defaults import DEFAULT_CANDIDATES  # noqa: E402
+from tuner_ext.oracles.defaults import DEFAULT_CROSSOVER_PROB  # noqa: E402
+from tuner_ext.oracles.defaults import DEFAULT_MAX_EVALUATIONS  # noqa: E402
+from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE  # noqa: E402
+from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE  # noqa: E402
+from tuner_ext.oracles.defaults import default_population_size  # noqa: E402
+
 FRACTIONS = {"quarter": 0.25, "half": 0.5, "three-quarters": 0.75, "all": 1.0}
 
 
 def settings(args: argparse.Namespace) -> list[dict]:
-    """Every combination of the options given, as `GeneticOracle` keyword arguments."""
+    """Every combination of the options given, as `GeneticOracle` keyword
+    arguments (and `model_draw_share`, which `tabular.run_once` sets).
+
+    Args:
+        args: The parsed command line.
+    """
     combinations = []
     for population in args.populations:
         for sample in sorted({max(2, int(FRACTIONS[name] * population)) for name in args.samples}):
@@ -50,7 +63,12 @@ def settings(args: argparse.Namespace) -> list[dict]:
 
 def ratio_to(median: float, reference: float) -> float:
     """`median` over `reference`, with a tenth of the reference added to
-    both so that a median of 0 does not make the ratio 0."""
+    both so that a median of 0 does not make the ratio 0.
+
+    Args:
+        median: A setting's median regret.
+        reference: TPE's median regret on the same table and seeds.
+    """
     if reference == 0:
         return 1.0 if median == 0 else math.inf
     return (median + 0.1 * reference) / (1.1 * reference)
@@ -60,21 +78,31 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", nargs="+", default=list(tabular.BENCHMARKS),
                         choices=list(tabular.BENCHMARKS))
-    parser.add_argument("--populations", type=int, nargs="+", default=[33])
-    parser.add_argument("--samples", nargs="+", default=["three-quarters"],
-                        choices=list(FRACTIONS))
-    parser.add_argument("--crossover", type=float, nargs="+", default=[0.5])
-    parser.add_argument("--candidates", type=int, nargs="+", default=[24])
-    parser.add_argument("--max-evaluations", type=int, nargs="+", default=[3])
-    parser.add_argument("--reevaluation-share", type=float, nargs="+", default=[0.1])
-    parser.add_argument("--mutation-scale", type=float, nargs="+", default=[0.15])
-    parser.add_argument("--model-draw-share", type=float, nargs="+", default=[0.5])
+    # Each option defaults to the genetic oracle's own default at `--trials`.
+    parser.add_argument("--populations", type=int, nargs="+")
+    parser.add_argument("--samples", nargs="+", default=["all"], choices=list(FRACTIONS))
+    parser.add_argument("--crossover", type=float, nargs="+", default=[DEFAULT_CROSSOVER_PROB])
+    parser.add_argument("--candidates", type=int, nargs="+", default=[DEFAULT_CANDIDATES])
+    parser.add_argument("--max-evaluations", type=int, nargs="+",
+                        default=[DEFAULT_MAX_EVALUATIONS])
+    parser.add_argument("--reevaluation-share", type=float, nargs="+",
+                        default=[DEFAULT_REEVALUATION_SHARE])
+    parser.add_argument("--mutation-scale", type=float, nargs="+",
+                        default=[DEFAULT_MUTATION_SCALE])
+    parser.add_argument("--model-draw-share", type=float, nargs="+",
+                        default=[GeneticOracle.model_draw_share])
     parser.add_argument("--seeds", type=int, default=30, help="seeds per seed set")
     parser.add_argument("--seed-sets", type=int, nargs="+", default=[0],
                         help="the first seed of each set")
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.populations is None:
+        args.populations = [default_population_size(args.trials)]
+    firsts = sorted(args.seed_sets)
+    if any(later - earlier < args.seeds
+           for earlier, later in zip(firsts, firsts[1:], strict=False)):
+        parser.error(f"--seed-sets must be at least --seeds ({args.seeds}) apart")
 
     seeds = [first + offset for first in args.seed_sets for offset in range(args.seeds)]
     jobs = [(table, "tpe", seed, args.trials) for table in args.benchmarks for seed in seeds]
@@ -89,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         finals.setdefault((setting, result["benchmark"], seed_set), []).append(
             result["curve"][-1])
 
-    def median(setting, table, seed_sets=tuple(args.seed_sets)) -> float:
+    def median(setting: tuple | str, table: str,
+               seed_sets: tuple[int, ...] = tuple(args.seed_sets)) -> float:
         return statistics.median(regret for seed_set in seed_sets
                                  for regret in finals[(setting, table, seed_set)])
 

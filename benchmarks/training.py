@@ -33,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -59,14 +60,19 @@ from tuner_ext.search.strategies import create_tuner  # noqa: E402
 
 def genetic_plain_options(trials: int) -> dict[str, Any]:
     """The genetic oracle as issue 10 found it: no re-evaluation, no model
-    screening, a tournament of three quarters of the population."""
+    screening, a tournament of three quarters of the population.
+
+    Args:
+        trials: The search's budget of trials.
+    """
     return {"candidates": 1, "max_evaluations": 1,
             "sample_size": three_quarters_sample(default_population_size(trials))}
 
 
 # Benchmark-only variants: a name, the strategy it runs and its options for a
 # budget of so many trials.
-VARIANTS = {"genetic-plain": ("genetic", genetic_plain_options)}
+VARIANTS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+    "genetic-plain": ("genetic", genetic_plain_options)}
 STRATEGIES = ["genetic", "greedy", "random", "bayesian", "hyperband", "genetic-hyperband",
               *VARIANTS]
 DATASETS = ["digits", "breast_cancer", "iris"]

@@ -13,6 +13,7 @@ from conftest import start_oracle
 from conftest import values_key
 
 from tuner_ext import GeneticOracle
+from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
 
 
 def make_oracle(project_dir, direction="max", space=conditional_space, **kwargs):
@@ -42,7 +43,7 @@ def test_repeats_in_a_long_noisy_run_are_only_declared_reevaluations(project_dir
     assert repeats_outside(trials, oracle.reevaluations()) == []
     distinct = {values_key(t.hyperparameters.values) for t in trials}
     assert len(distinct) + len(oracle.reevaluations()) == 400
-    assert 0 < len(oracle.reevaluations()) <= 0.1 * 400
+    assert 0 < len(oracle.reevaluations()) <= DEFAULT_REEVALUATION_SHARE * 400
 
 
 def test_stops_exactly_when_a_finite_space_is_exhausted(project_dir):

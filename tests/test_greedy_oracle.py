@@ -94,3 +94,28 @@ def test_initial_hps_are_the_first_proposals(project_dir):
 def test_arguments_are_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GreedyOracle(objective=keras_tuner.Objective("score", "max"), **kwargs)
+
+
+def test_climbs_from_the_lowest_loss_among_tied_best_scores(project_dir):
+    """Saturated accuracy: the climb starts where `get_best_trials` points,
+    the configuration with the lowest validation loss, not the first tied one."""
+    oracle = start_oracle(GreedyOracle(
+        objective=keras_tuner.Objective("val_accuracy", "max"),
+        hyperparameters=conditional_space(), seed=1, max_trials=20, random_starts=5,
+        max_mutations=1, max_evaluations=1, candidates=1), project_dir)
+    losses = {}
+    for number in range(5):
+        trial = oracle.create_trial("tuner0")
+        losses[trial.trial_id] = 0.5 - 0.1 * ((number * 3) % 5)  # the lowest is the 4th
+        oracle.update_trial(trial.trial_id, {"val_accuracy": 1.0,
+                                             "val_loss": losses[trial.trial_id]})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    lowest = min(losses, key=losses.get)
+    assert oracle.get_best_trials(1)[0].trial_id == lowest
+    child = oracle.create_trial("tuner0").hyperparameters.values
+    distances = {trial_id: len(changed_names(oracle.trials[trial_id].hyperparameters.values,
+                                             child))
+                 for trial_id in losses}
+    assert min(distances, key=distances.get) == lowest
+    assert all(distances[trial_id] > distances[lowest] for trial_id in losses if trial_id != lowest)

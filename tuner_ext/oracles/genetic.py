@@ -69,8 +69,9 @@ class GeneticOracle(EvolutionaryOracle):
             objectives, three quarters of it, at least 2).
         crossover_prob: Float in [0, 1], probability of crossing the
             tournament winner with a second winner before mutating it (with
-            the whole population in each tournament, both are the same
-            configuration). Defaults to 0.5.
+            the whole population in each tournament both are its best, so
+            only configurations whose estimates tie are mixed). Defaults to
+            0.5.
         mutation_scale: Float > 0, standard deviation of a numerical
             mutation in `value_to_prob` space (0.15: mostly a neighbouring
             value). Defaults to 0.15.

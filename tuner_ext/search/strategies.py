@@ -202,7 +202,8 @@ STRATEGIES: dict[str, Strategy] = {
                        minimum=1, maximum=MAX_COUNT),
                 Option("crossover_prob", "float", "0.5",
                        "probability of crossing the winner with a second winner before "
-                       "mutating", minimum=0, maximum=1),
+                       "mutating (with the default tournament both are the best, so only "
+                       "tied configurations mix)", minimum=0, maximum=1),
                 *_GUIDANCE_OPTIONS,
                 *_EVOLUTION_OPTIONS,
             ),
