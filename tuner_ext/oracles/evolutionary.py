@@ -47,6 +47,7 @@ once. It keeps no state outside `get_state()`.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
@@ -84,6 +85,24 @@ _CONTINUOUS_SPACE_TRIES = 1000
 # Pause before an IDLE answer: the first of a run of them, and the longest.
 FIRST_IDLE_WAIT = 0.1
 MAX_IDLE_WAIT = 2.0
+
+
+def first_proposal(*proposers: Callable[[], Values | None]) -> Values | None:
+    """The first configuration that one of `proposers`, tried in turn, proposes.
+
+    An empty configuration `{}` is a proposal (a search whose hyperparameters
+    are declared in `run_trial` starts with one, as KerasTuner's random
+    search does); only None means "nothing to propose".
+
+    Args:
+        proposers: Functions of no argument, each returning a configuration
+            or None; those after the first that proposes are not called.
+    """
+    for propose in proposers:
+        values = propose()
+        if values is not None:
+            return values
+    return None
 
 
 class ProjectMismatchError(EvoktError):
@@ -378,12 +397,12 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             once every configuration of a finite space has been tried.
         """
         rng = self.proposal_rng(trial_id)
-        values = (
-            self._next_initial_values()
-            or self._reevaluated_values(trial_id)
-            or self._screened_values(rng)
-            or self._first_untried_values(rng)
-            or self._reevaluated_values(trial_id, space_exhausted=True)
+        values = first_proposal(
+            self._next_initial_values,
+            lambda: self._reevaluated_values(trial_id),
+            lambda: self._screened_values(rng),
+            lambda: self._first_untried_values(rng),
+            lambda: self._reevaluated_values(trial_id, space_exhausted=True),
         )
         if values is None:
             return {"status": TrialStatus.STOPPED, "values": None}
@@ -430,7 +449,8 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         """
         model = self._model()
         if model is None:
-            return self._bred_values(rng) or self._fresh_random_values(rng, self._max_collisions)
+            return first_proposal(lambda: self._bred_values(rng),
+                                  lambda: self._fresh_random_values(rng, self._max_collisions))
         drawn = round(self.model_draw_share * self.candidates)
         bred = self._bred_candidates(rng, self.candidates - drawn)
         candidates = {self._compute_values_hash(values): values for values in bred}

@@ -30,14 +30,11 @@ for the same epochs. This oracle does both, asynchronously:
 from __future__ import annotations
 
 import random
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
-from keras_tuner.src import backend
-from keras_tuner.src import utils
 
 from tuner_ext.clock import Clock
 from tuner_ext.oracles import crossover
@@ -46,6 +43,7 @@ from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
 from tuner_ext.oracles.defaults import GENETIC_HYPERBAND_POPULATION
 from tuner_ext.oracles.defaults import three_quarters_sample
 from tuner_ext.oracles.evolutionary import EvolutionaryOracle
+from tuner_ext.oracles.evolutionary import first_proposal
 from tuner_ext.oracles.space import Values
 from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.trials import has_score
@@ -303,11 +301,11 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
         """An untried configuration for the lowest rung, bred or random."""
         rng = self.proposal_rng(trial_id)
         explore = rng.random() < self.random_fraction
-        return (
-            self._next_initial_values()
-            or (None if explore else self._bred_values(rng))
-            or self._fresh_random_values(rng, self._max_collisions)
-            or self._first_untried_values(rng)
+        return first_proposal(
+            self._next_initial_values,
+            lambda: None if explore else self._bred_values(rng),
+            lambda: self._fresh_random_values(rng, self._max_collisions),
+            lambda: self._first_untried_values(rng),
         )
 
     def populate_space(self, trial_id: str) -> dict:
@@ -494,13 +492,8 @@ class GeneticHyperband(EvoktTuner):
         model = super()._build_hypermodel(hp)
         parent_id = hp.values.get(PARENT_TRIAL)
         if parent_id is not None:
-            # The parent's best epoch, from the shared project directory: it
-            # may have trained on another worker.
-            if backend.config.multi_backend():
-                model.build_from_config(utils.load_json(self._get_build_config_fname(parent_id)))
-            with warnings.catch_warnings():
-                # The optimizer starts afresh, as in KerasTuner's Hyperband;
-                # Keras warns that the checkpoint's optimizer state is unused.
-                warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-                model.load_weights(self._get_checkpoint_fname(parent_id))
+            # The parent's best epoch, from the shared project directory (it
+            # may have trained on another worker); the optimizer starts
+            # afresh, as in KerasTuner's Hyperband.
+            self.restore_checkpoint(model, parent_id)
         return model

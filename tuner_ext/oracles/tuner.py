@@ -17,22 +17,37 @@ way).
 
 from __future__ import annotations
 
+import copy
 import functools
+import inspect
+import warnings
 from typing import Any
 
 import keras
 import keras_tuner
 import numpy as np
 from keras_tuner.engine import trial as trial_module
+from keras_tuner.engine.tuner import maybe_distribute
+from keras_tuner.src import backend
+from keras_tuner.src import utils
 
 from tuner_ext.oracles.cross_validation import MAX_FOLDS
 from tuner_ext.oracles.cross_validation import fold_indices
 from tuner_ext.oracles.cross_validation import mean_history
+from tuner_ext.oracles.defaults import MEASURED_METRICS
 from tuner_ext.oracles.measures import ModelMeasures
 from tuner_ext.oracles.pareto import objectives_of
 from tuner_ext.oracles.pareto import pareto_front
 from tuner_ext.oracles.trials import Constraints
 from tuner_ext.oracles.trials import recommended_trials
+
+# KerasTuner's words, for the same mistake.
+NO_HYPERMODEL_MESSAGE = (
+    "Received `hypermodel=None`. We only allow not specifying `hypermodel` if the user "
+    "defines the search space in `Tuner.run_trial()` by subclassing a `Tuner` class without "
+    "using a `HyperModel` instance.")
+# evokt's top-level package: tuners defined in it are not the user's.
+_PACKAGE = __name__.split(".")[0]
 
 
 class EvoktTuner(keras_tuner.Tuner):
@@ -56,8 +71,16 @@ class EvoktTuner(keras_tuner.Tuner):
         if isinstance(folds, bool) or not isinstance(folds, int) or \
                 not 1 <= folds <= MAX_FOLDS:
             raise ValueError(f"`folds` must be an integer from 1 to {MAX_FOLDS}, got {folds!r}.")
+        hypermodel = inspect.signature(super().__init__).bind_partial(
+            *args, **kwargs).arguments.get("hypermodel")
+        if hypermodel is None and not _user_defines_run_trial(type(self)):
+            # KerasTuner's own guard compares `run_trial` with `Tuner.run_trial`,
+            # which evokt's tuners override.
+            raise ValueError(NO_HYPERMODEL_MESSAGE)
         self.constraints = dict(constraints or {})
         self.folds = folds
+        # The measures this search has warned it cannot take (see `ModelMeasures`).
+        self._unmeasured: set[str] = set()
         # The data of the last `search`, for refitting with `folds` > 1.
         self._search_data: tuple[tuple, dict] | None = None
         super().__init__(*args, **kwargs)
@@ -74,10 +97,17 @@ class EvoktTuner(keras_tuner.Tuner):
     def run_trial(self, trial: trial_module.Trial, *args: Any, **kwargs: Any):
         # Before KerasTuner's own callbacks, so the measures are in the logs
         # it reports to the oracle and checkpoints by.
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), ModelMeasures()]
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []),
+                               ModelMeasures(self._required_measures(), self._unmeasured)]
         if self.folds == 1:
             return super().run_trial(trial, *args, **kwargs)
         return self._cross_validate(trial, *args, **kwargs)
+
+    def _required_measures(self) -> set[str]:
+        """The measured metrics this search cannot do without: its objectives
+        and constraints among them."""
+        needed = {objective.name for objective in objectives_of(self.oracle.objective)}
+        return (needed | set(self.constraints)) & set(MEASURED_METRICS)
 
     def _cross_validate(self, trial: trial_module.Trial, x: Any, y: Any, **kwargs: Any):
         """One model per fold, trained on the other folds and validated on it;
@@ -98,7 +128,9 @@ class EvoktTuner(keras_tuner.Tuner):
         """The trial's model; with `folds` > 1, refitted on all the search's
         data for the trial's best mean number of epochs."""
         if self.folds == 1:
-            return super().load_model(trial)
+            model = self._try_build(trial.hyperparameters)
+            self.restore_checkpoint(model, trial.trial_id)
+            return model
         if self._search_data is None:
             raise ValueError("A cross-validated trial's model is refitted on the search's "
                              "data: run `search` first (or `remember_search_data`).")
@@ -110,6 +142,40 @@ class EvoktTuner(keras_tuner.Tuner):
         self.hypermodel.fit(trial.hyperparameters, model, x, y, **fit_kwargs)
         return model
 
+    def restore_checkpoint(self, model: keras.Model, trial_id: str) -> None:
+        """Loads a trial's best checkpoint into a model just built for it.
+
+        As KerasTuner's `load_model` does, with two differences: a subclassed
+        model, which its saved build config leaves unbuilt, is built by one
+        call on zeros of that shape (KerasTuner's own tuners cannot reload
+        it), and Keras' warning that the optimizer's state is not restored
+        (models are reloaded for inference, or to train with a fresh
+        optimizer as Hyperband does) is silenced.
+
+        Args:
+            model: A model built from the trial's hyperparameters.
+            trial_id: The trial whose checkpoint to load (the model's own,
+                or a promoted trial's parent).
+        """
+        if backend.config.multi_backend() and not model.built:
+            build_config = utils.load_json(self._get_build_config_fname(trial_id))
+            model.build_from_config(build_config)
+            shape = build_config.get("input_shape")
+            if not model.built and isinstance(shape, list | tuple) and \
+                    all(isinstance(size, int) for size in shape[1:]):
+                model(np.zeros((1, *shape[1:]), dtype="float32"))
+        with warnings.catch_warnings(), maybe_distribute(self.distribution_strategy):
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            model.load_weights(self._get_checkpoint_fname(trial_id))
+
+    def _deepcopy_callbacks(self, callbacks: list) -> list:
+        # KerasTuner copies the callbacks for each execution, and names them
+        # all when one cannot be copied: evokt's own are left out of that
+        # message (they are always copied, and last).
+        own = [callback for callback in callbacks if isinstance(callback, ModelMeasures)]
+        users = [callback for callback in callbacks if not isinstance(callback, ModelMeasures)]
+        return [*super()._deepcopy_callbacks(users), *copy.deepcopy(own)]
+
     def recommended_trials(self) -> list[trial_module.Trial]:
         """Scored trials within the constraints, best first (front by front, for
         several objectives)."""
@@ -119,6 +185,13 @@ class EvoktTuner(keras_tuner.Tuner):
         """The non-dominated trials within the constraints, ordered by the first
         objective (best first). For one objective, the best trial."""
         return pareto_front(self.recommended_trials(), objectives_of(self.oracle.objective))
+
+
+def _user_defines_run_trial(tuner_class: type) -> bool:
+    """Whether the `run_trial` a tuner class runs is the user's, not one of
+    KerasTuner's or evokt's own tuners'."""
+    owner = next(cls for cls in tuner_class.__mro__ if "run_trial" in vars(cls))
+    return owner.__module__.split(".")[0] not in ("keras_tuner", _PACKAGE)
 
 
 @functools.cache
