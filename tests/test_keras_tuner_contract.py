@@ -34,6 +34,7 @@ from tuner_ext import GeneticHyperband
 from tuner_ext import GeneticSearch
 from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
 from tuner_ext.oracles.measures import ModelMeasures
+from tuner_ext.oracles.measures import measure_model
 
 # -- Hyperparameters declared in `run_trial`, no hypermodel ------------------------------------
 
@@ -209,6 +210,15 @@ def test_a_measure_the_search_needs_fails_the_trial_saying_why(tmp_path, needs):
         assert trial.status == "FAILED"
         assert "cannot measure this model's 'model_bytes'" in trial.message
         assert "objective or a constraint" in trial.message
+
+
+def test_a_model_with_two_inputs_has_no_latency_and_the_reason_says_why():
+    first, second = keras.Input((3,)), keras.Input((2,))
+    model = keras.Model([first, second],
+                        keras.layers.Dense(1)(keras.layers.Concatenate()([first, second])))
+    measures, missing = measure_model(model)
+    assert missing == {"latency_ms": "it needs a model with one input tensor"}
+    assert measures["params"] == 6 and measures["model_bytes"] > 0
 
 
 def test_the_measures_callback_shares_what_it_warned_across_copies():

@@ -33,7 +33,8 @@ def test_a_models_measures_are_its_size_speed_and_file(iris):
     hp.Fixed("num_layers", 1)
     hp.Fixed("units_0", 16)
     model = MLPHyperModel(iris.input_shape, num_classes=3).build(hp)
-    measures = measure_model(model)
+    measures, missing = measure_model(model)
+    assert missing == {}
     assert measures["params"] == model.count_params() == 4 * 16 + 16 + 16 * 3 + 3
     assert 0 < measures["latency_ms"] < 50
     assert 5_000 < measures["model_bytes"] < 200_000

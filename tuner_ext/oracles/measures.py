@@ -93,6 +93,22 @@ def measure_latency_ms(model: keras.Model) -> float:
     return 1000 * statistics.median(seconds)
 
 
+def _reason(error: Exception) -> str:
+    """One line saying why a measure failed: the error's message, or where it
+    was raised when it has none."""
+    text = " ".join(str(error).split())
+    if isinstance(error, UnmeasurableError):
+        return text
+    if not text:
+        frames = traceback.extract_tb(error.__traceback__)
+        if frames:
+            frame = frames[-1]
+            place = os.path.join(*frame.filename.split(os.sep)[-3:])
+            text = f"raised in {frame.name}, {place}"
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def measure_model_bytes(model: keras.Model) -> float:
     """The size of the model saved as a `.keras` file."""
     with tempfile.TemporaryDirectory(prefix="evokt-size-") as directory:
@@ -112,23 +128,7 @@ MEASURES: dict[str, Callable[[keras.Model], float]] = {
 }
 
 
-def _reason(error: Exception) -> str:
-    """One line saying why a measure failed: the error's message, or where it
-    was raised when it has none."""
-    text = " ".join(str(error).split())
-    if isinstance(error, UnmeasurableError):
-        return text
-    if not text:
-        frames = traceback.extract_tb(error.__traceback__)
-        if frames:
-            frame = frames[-1]
-            place = os.path.join(*frame.filename.split(os.sep)[-3:])
-            text = f"raised in {frame.name}, {place}"
-    text = text if len(text) <= 160 else text[:157] + "..."
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def try_measure_model(model: keras.Model) -> tuple[dict[str, float], dict[str, str]]:
+def measure_model(model: keras.Model) -> tuple[dict[str, float], dict[str, str]]:
     """Every measure that can be taken of a built Keras model.
 
     Args:
@@ -143,22 +143,9 @@ def try_measure_model(model: keras.Model) -> tuple[dict[str, float], dict[str, s
     for name, measure in MEASURES.items():
         try:
             measures[name] = measure(model)
-        except Exception as error:  # noqa: BLE001 - any failure is reported, never raised
+        except Exception as error:  # whatever fails is reported, never raised
             missing[name] = _reason(error)
     return measures, missing
-
-
-def measure_model(model: keras.Model) -> dict[str, float]:
-    """`params`, `latency_ms` and `model_bytes` of a built Keras model.
-
-    Raises:
-        UnmeasurableError: One of them cannot be measured; the message says
-            which and why.
-    """
-    measures, missing = try_measure_model(model)
-    if missing:
-        raise UnmeasurableError("; ".join(f"{name}: {why}" for name, why in missing.items()))
-    return measures
 
 
 class ModelMeasures(keras.callbacks.Callback):
@@ -190,7 +177,7 @@ class ModelMeasures(keras.callbacks.Callback):
         logs.update(self.measures)
 
     def _measure(self) -> dict[str, float]:
-        measures, missing = try_measure_model(self.model)
+        measures, missing = measure_model(self.model)
         needed = {name: why for name, why in missing.items() if name in self.required}
         if needed:
             raise errors.FailedTrialError(
