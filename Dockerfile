@@ -10,8 +10,7 @@ FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    TF_CPP_MIN_LOG_LEVEL=2
+    PIP_NO_CACHE_DIR=1
 
 RUN groupadd --system evokt && useradd --system --gid evokt --home-dir /app evokt
 

@@ -51,13 +51,13 @@ from helpers import EVOKT  # noqa: E402
 from service_helpers import TOKEN  # noqa: E402
 from service_helpers import Client  # noqa: E402
 
-from service.layout import DataLayout  # noqa: E402
-from service.search_process import register_model  # noqa: E402
-from service.serve import wait_until_ready  # noqa: E402
-from service.store import JobStore  # noqa: E402
-from tuner_ext.search.distributed import free_port  # noqa: E402
-from tuner_ext.search.pipeline import run_search  # noqa: E402
-from tuner_ext.search.spec import SearchSpec  # noqa: E402
+from evokt.search.distributed import free_port  # noqa: E402
+from evokt.search.pipeline import run_search  # noqa: E402
+from evokt.search.spec import SearchSpec  # noqa: E402
+from evokt.service.layout import DataLayout  # noqa: E402
+from evokt.service.search_process import register_model  # noqa: E402
+from evokt.service.serve import wait_until_ready  # noqa: E402
+from evokt.service.store import JobStore  # noqa: E402
 
 SEARCH_ID = "many-trials"
 

@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 from tabular import quartiles  # noqa: E402
 from tabular import run_many  # noqa: E402
 
-from tuner_ext.oracles.genetic_hyperband import GeneticHyperbandOracle  # noqa: E402
+from evokt.oracles.genetic_hyperband import GeneticHyperbandOracle  # noqa: E402
 
 BENCHMARKS = {"mfh3": "Multi-fidelity Hartmann 3", "mfh6": "Multi-fidelity Hartmann 6"}
 METHODS = ["genetic-hyperband", "hyperband", "dehb"]
@@ -153,26 +153,10 @@ def run_keras_tuner_oracle(problem: Problem, method: str, seed: int, directory: 
     return oracle.get_best_trials(1)[0].hyperparameters.values
 
 
-def _import_dehb() -> type:
-    """`dehb.DEHB`, imported past this folder's `distributed.py`.
-
-    DEHB imports Dask's `distributed`; a script's folder comes first on
-    `sys.path`, where the parallel-search benchmark has that name.
-    """
-    saved = list(sys.path)
-    sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != HERE]
-    try:
-        from dehb import DEHB
-    finally:
-        sys.path[:] = saved
-    return DEHB
-
-
 def run_dehb(problem: Problem, seed: int, directory: str) -> dict:
     import ConfigSpace
+    from dehb import DEHB
     from loguru import logger
-
-    DEHB = _import_dehb()
 
     logger.disable("dehb")
     space = ConfigSpace.ConfigurationSpace(seed=seed)

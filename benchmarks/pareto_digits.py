@@ -28,8 +28,9 @@ import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 from training import split  # noqa: E402
 
-from hypermodels import hypermodel_for  # noqa: E402
-from tuner_ext.search.strategies import create_tuner  # noqa: E402
+from evokt.hypermodels import hypermodel_for  # noqa: E402
+from evokt.search.spec import SearchSpec  # noqa: E402
+from evokt.search.strategies import create_tuner  # noqa: E402
 
 OBJECTIVES = [keras_tuner.Objective("val_accuracy", "max"), keras_tuner.Objective("params", "min")]
 # A search for small models lets the widths go small: the CNN's default
@@ -45,9 +46,9 @@ def run(trials: int, epochs: int, seed: int) -> list[dict]:
     directory = tempfile.mkdtemp(prefix="evokt-pareto-")
     try:
         tuner = create_tuner(
-            "genetic", hypermodel_for(dataset, "cnn", **SPACE), objective=OBJECTIVES,
-            max_trials=trials, epochs=epochs, seed=seed, directory=directory,
-            project_name="front", overwrite=True,
+            SearchSpec(dataset="digits", max_trials=trials, epochs=epochs, seed=seed),
+            hypermodel_for(dataset, "cnn", **SPACE), objective=OBJECTIVES,
+            directory=directory, project_name="front", overwrite=True,
         )
         tuner.search(dataset.x_train, dataset.y_train,
                      validation_data=(dataset.x_val, dataset.y_val), epochs=epochs,

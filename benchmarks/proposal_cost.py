@@ -23,8 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_tuner  # noqa: E402
 
-from tuner_ext import GeneticOracle  # noqa: E402
-from tuner_ext import GreedyOracle  # noqa: E402
+from evokt import GeneticOracle  # noqa: E402
+from evokt import GreedyOracle  # noqa: E402
 
 ORACLES = {
     "genetic": GeneticOracle,

@@ -30,15 +30,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from hypermodels.data import load_builtin  # noqa: E402
-from service.layout import DataLayout  # noqa: E402
-from service.serve import wait_until_ready  # noqa: E402
-from service.store import JobStore  # noqa: E402
-from service.versions import register_model  # noqa: E402
-from tuner_ext.search.distributed import free_port  # noqa: E402
-from tuner_ext.search.layout import MODEL_FILE  # noqa: E402
-from tuner_ext.search.pipeline import run_search  # noqa: E402
-from tuner_ext.search.spec import SearchSpec  # noqa: E402
+from evokt.hypermodels.data import load_builtin  # noqa: E402
+from evokt.search.distributed import free_port  # noqa: E402
+from evokt.search.layout import MODEL_FILE  # noqa: E402
+from evokt.search.pipeline import run_search  # noqa: E402
+from evokt.search.spec import SearchSpec  # noqa: E402
+from evokt.service.layout import DataLayout  # noqa: E402
+from evokt.service.serve import wait_until_ready  # noqa: E402
+from evokt.service.store import JobStore  # noqa: E402
+from evokt.service.versions import register_model  # noqa: E402
 
 MAX_REQUESTS_PER_LEVEL = 20_000
 

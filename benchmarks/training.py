@@ -43,19 +43,20 @@ sys.path.insert(0, HERE)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from seeds import search_seed  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from hypermodels import default_objective  # noqa: E402
-from hypermodels import hypermodel_for  # noqa: E402
-from hypermodels.data import BUILTIN_DATASETS  # noqa: E402
-from hypermodels.data import prepare  # noqa: E402
-from tuner_ext.oracles.defaults import default_population_size  # noqa: E402
-from tuner_ext.oracles.defaults import three_quarters_sample  # noqa: E402
-from tuner_ext.search.observe import SearchObserver  # noqa: E402
-from tuner_ext.search.strategies import EPOCH_BUDGETED  # noqa: E402
-from tuner_ext.search.strategies import create_tuner  # noqa: E402
+from evokt.hypermodels import default_objective  # noqa: E402
+from evokt.hypermodels import hypermodel_for  # noqa: E402
+from evokt.hypermodels.data import BUILTIN_DATASETS  # noqa: E402
+from evokt.hypermodels.data import prepare  # noqa: E402
+from evokt.oracles.defaults import default_population_size  # noqa: E402
+from evokt.oracles.defaults import three_quarters_sample  # noqa: E402
+from evokt.search.observe import SearchObserver  # noqa: E402
+from evokt.search.spec import SearchSpec  # noqa: E402
+from evokt.search.strategies import EPOCH_BUDGETED  # noqa: E402
+from evokt.search.strategies import create_tuner  # noqa: E402
+from evokt.threads import set_tensorflow_threads  # noqa: E402
 
 
 def genetic_plain_options(trials: int) -> dict[str, Any]:
@@ -119,21 +120,15 @@ def run_once(strategy: str, dataset_name: str, hypermodel: str, seed: int, trial
     directory = tempfile.mkdtemp(prefix="evokt-training-")
     started = time.monotonic()
     try:
-        tuner = create_tuner(
-            runs,
-            hypermodel_for(dataset, hypermodel),
-            objective=default_objective(dataset.task),
+        spec = SearchSpec(
+            dataset=dataset_name, oracle=runs, epochs=epochs, seed=search_seed(seed),
             # Hyperband's trials are short, so it may run more of them in the budget.
             max_trials=trials * (epochs if runs == "hyperband" else 1),
             max_epochs_budget=trials * epochs if runs in EPOCH_BUDGETED else None,
-            epochs=epochs,
-            seed=search_seed(seed),
-            directory=directory,
-            project_name="search",
-            overwrite=True,
-            options=options,
-            observer=budget,
-        )
+            oracle_options=options)
+        tuner = create_tuner(spec, hypermodel_for(dataset, hypermodel),
+                             objective=default_objective(dataset.task), directory=directory,
+                             project_name="search", overwrite=True, observer=budget)
         tuner.search(dataset.x_train, dataset.y_train,
                      validation_data=(dataset.x_val, dataset.y_val), epochs=epochs, verbose=0)
         best_trial = tuner.oracle.get_best_trials(1)[0]
@@ -159,8 +154,7 @@ def run_job(job: tuple) -> dict[str, Any]:
 
 def one_thread() -> None:
     """Each search process trains on one TensorFlow thread (set once, at its start)."""
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    set_tensorflow_threads(1)
 
 
 def run_all(jobs: list[tuple], processes: int, jsonl: str | None) -> list[dict[str, Any]]:

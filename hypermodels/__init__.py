@@ -6,24 +6,18 @@ for importing Keras.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from evokt.hypermodels.lazy import lazy_exports
 
 _EXPORTS = {
-    "CNNHyperModel": "hypermodels.cnn",
-    "MLPHyperModel": "hypermodels.mlp",
-    "SequenceHyperModel": "hypermodels.sequence",
-    "StructureHyperModel": "hypermodels.base",
-    "default_objective": "hypermodels.base",
-    "HYPERMODELS": "hypermodels.auto",
-    "hypermodel_for": "hypermodels.auto",
-    "SEED_CNN_PRESETS": "hypermodels.presets",
+    "CNNHyperModel": "evokt.hypermodels.cnn",
+    "MLPHyperModel": "evokt.hypermodels.mlp",
+    "SequenceHyperModel": "evokt.hypermodels.sequence",
+    "StructureHyperModel": "evokt.hypermodels.base",
+    "default_objective": "evokt.hypermodels.base",
+    "HYPERMODELS": "evokt.hypermodels.auto",
+    "hypermodel_for": "evokt.hypermodels.auto",
+    "SEED_CNN_PRESETS": "evokt.hypermodels.presets",
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hypermodels' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 if TYPE_CHECKING:
-    from hypermodels.base import StructureHyperModel
-    from hypermodels.data import Dataset
+    from evokt.hypermodels.base import StructureHyperModel
+    from evokt.hypermodels.data import Dataset
 
 HYPERMODELS: dict[str, str] = {
-    "mlp": "hypermodels.mlp:MLPHyperModel",
-    "cnn": "hypermodels.cnn:CNNHyperModel",
-    "sequence": "hypermodels.sequence:SequenceHyperModel",
+    "mlp": "evokt.hypermodels.mlp:MLPHyperModel",
+    "cnn": "evokt.hypermodels.cnn:CNNHyperModel",
+    "sequence": "evokt.hypermodels.sequence:SequenceHyperModel",
 }
 
 

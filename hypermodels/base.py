@@ -13,9 +13,9 @@ import keras
 import keras_tuner
 import numpy as np
 
-from hypermodels.tasks import DEFAULT_OBJECTIVES
-from hypermodels.tasks import LOSS_AND_METRICS
-from hypermodels.tasks import TASKS
+from evokt.hypermodels.tasks import DEFAULT_OBJECTIVES
+from evokt.hypermodels.tasks import LOSS_AND_METRICS
+from evokt.hypermodels.tasks import TASKS
 
 DEFAULT_ACTIVATIONS = ("relu", "tanh", "elu", "gelu")
 

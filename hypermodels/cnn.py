@@ -8,13 +8,13 @@ from typing import Any
 import keras
 import keras_tuner
 
-from hypermodels.base import DEFAULT_ACTIVATIONS
-from hypermodels.base import StructureHyperModel
-from hypermodels.base import check_activations
-from hypermodels.base import check_depth
-from hypermodels.base import check_range
-from hypermodels.base import check_sizes
-from hypermodels.base import dense_block
+from evokt.hypermodels.base import DEFAULT_ACTIVATIONS
+from evokt.hypermodels.base import StructureHyperModel
+from evokt.hypermodels.base import check_activations
+from evokt.hypermodels.base import check_depth
+from evokt.hypermodels.base import check_range
+from evokt.hypermodels.base import check_sizes
+from evokt.hypermodels.base import dense_block
 
 POOLINGS = ("max", "avg", "none")
 
@@ -30,7 +30,7 @@ class CNNHyperModel(StructureHyperModel):
     the output, and `learning_rate`. Convolutions and pooling pad "same", so
     every depth builds even on 8x8 images.
 
-    `hypermodels.presets.SEED_CNN_PRESETS` holds two hand-designed networks
+    `evokt.hypermodels.presets.SEED_CNN_PRESETS` holds two hand-designed networks
     (conv 32/64 + dense 128, and the wider 64/128 + dense 256) as
     `initial_hps` for this space.
 

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn import datasets as sklearn_datasets
 from sklearn.model_selection import train_test_split
 
-from hypermodels.errors import DataError
+from evokt.hypermodels.errors import DataError
 
 MIN_ROWS = 10
 # The dtype kinds a target may have: booleans, integers, floats and text.

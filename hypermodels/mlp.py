@@ -8,12 +8,12 @@ from typing import Any
 import keras
 import keras_tuner
 
-from hypermodels.base import DEFAULT_ACTIVATIONS
-from hypermodels.base import StructureHyperModel
-from hypermodels.base import check_activations
-from hypermodels.base import check_depth
-from hypermodels.base import check_range
-from hypermodels.base import dense_block
+from evokt.hypermodels.base import DEFAULT_ACTIVATIONS
+from evokt.hypermodels.base import StructureHyperModel
+from evokt.hypermodels.base import check_activations
+from evokt.hypermodels.base import check_depth
+from evokt.hypermodels.base import check_range
+from evokt.hypermodels.base import dense_block
 
 
 class MLPHyperModel(StructureHyperModel):

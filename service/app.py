@@ -8,21 +8,21 @@ from typing import Any
 
 from flask import Flask
 
-from service import auth
-from service import config
-from service import errors
-from service import store
-from service import validation
-from service.layout import DataLayout
-from service.limits import BodyDeadline
-from service.predictor import ModelCache
-from service.store import JobStore
+from evokt.service import auth
+from evokt.service import config
+from evokt.service import errors
+from evokt.service import store
+from evokt.service import validation
+from evokt.service.layout import DataLayout
+from evokt.service.limits import BodyDeadline
+from evokt.service.predictor import ModelCache
+from evokt.service.store import JobStore
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Builds the service.
 
-    Settings come from `service.config.SETTINGS`' defaults, then `EVOKT_*`
+    Settings come from `evokt.service.config.SETTINGS`' defaults, then `EVOKT_*`
     environment variables (`EVOKT_DATA_DIR`, `EVOKT_API_TOKEN`,
     `EVOKT_PUBLIC_PREDICT`, ...), each read as its setting's type, then
     `overrides`.
@@ -32,7 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             temporary `DATA_DIR`.
 
     Raises:
-        service.config.ConfigError: A setting of the wrong type, or an empty
+        evokt.service.config.ConfigError: A setting of the wrong type, or an empty
             or short API token.
     """
     app = Flask(__name__)
@@ -56,12 +56,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["evokt.event_streams"] = threading.BoundedSemaphore(
         app.config["MAX_EVENT_STREAMS"])
 
-    from service import dashboard
-    from service import datasets
-    from service import health
-    from service import models
-    from service import openapi
-    from service import searches
+    from evokt.service import dashboard
+    from evokt.service import datasets
+    from evokt.service import health
+    from evokt.service import models
+    from evokt.service import openapi
+    from evokt.service import searches
 
     for module in (health, openapi, datasets, searches, models, dashboard):
         app.register_blueprint(module.blueprint)

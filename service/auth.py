@@ -17,8 +17,8 @@ from flask import Flask
 from flask import current_app
 from flask import request
 
-from service.config import check_token
-from service.errors import ApiError
+from evokt.service.config import check_token
+from evokt.service.errors import ApiError
 
 # Endpoints anyone may call: Kubernetes probes, the API description, and the
 # dashboard's page and files (they hold no data; its API calls need the token).

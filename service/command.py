@@ -1,7 +1,7 @@
 """`evokt serve`: the service's subcommand, plugged into the `evokt` command line.
 
 `pyproject.toml` registers `add_parser` in the entry-point group
-`evokt.commands`; the library's command line finds it there, so `tuner_ext`
+`evokt.commands`; the library's command line finds it there, so the library
 never imports the service. The service itself is imported only when the
 command runs.
 """
@@ -43,8 +43,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from service.serve import ServeOptions
-    from service.serve import serve
+    from evokt.service.serve import ServeOptions
+    from evokt.service.serve import serve
 
     options = ServeOptions(
         host=args.host, port=args.port, data_dir=args.data_dir, workers=args.workers,

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from hypermodels.errors import EvoktError
+from evokt.hypermodels.errors import EvoktError
 
 ENV_PREFIX = "EVOKT_"
 MIN_TOKEN_LENGTH = 16

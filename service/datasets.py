@@ -13,15 +13,15 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
-from hypermodels import data
-from hypermodels.errors import DataError
-from hypermodels.tasks import TASKS
-from service.errors import ApiError
-from service.layout import DataLayout
-from service.store import JobStore
-from service.store import get_store
-from service.store import new_id
-from service.validation import check_name
+from evokt.hypermodels import data
+from evokt.hypermodels.errors import DataError
+from evokt.hypermodels.tasks import TASKS
+from evokt.service.errors import ApiError
+from evokt.service.layout import DataLayout
+from evokt.service.store import JobStore
+from evokt.service.store import get_store
+from evokt.service.store import new_id
+from evokt.service.validation import check_name
 
 blueprint = Blueprint("datasets", __name__, url_prefix="/v1/datasets")
 

@@ -9,8 +9,8 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 
-from service.errors import ApiError
-from service.store import get_store
+from evokt.service.errors import ApiError
+from evokt.service.store import get_store
 
 blueprint = Blueprint("health", __name__, url_prefix="/v2/health")
 

@@ -1,6 +1,6 @@
 """evokt's gunicorn worker: `gthread`, hardened against slow clients, with JSON errors.
 
-`evokt serve` runs gunicorn with `--worker-class service.http_worker.EvoktWorker`.
+`evokt serve` runs gunicorn with `--worker-class evokt.service.http_worker.EvoktWorker`.
 It is gunicorn's threaded worker with three changes:
 
 - A request's headers are read on the worker's event loop, without a thread,
@@ -13,7 +13,7 @@ It is gunicorn's threaded worker with three changes:
   seconds of waiting for the rest; if more is to come, the connection is
   closed (gracefully, on the event loop, see below): a client trickling a
   body cannot hold a thread that way either. (Bodies the application reads have their own
-  deadline, `service.limits.BodyDeadline`.)
+  deadline, `evokt.service.limits.BodyDeadline`.)
 - A connection is closed gracefully (half-closed, then what the client still
   sends is read and dropped, so the client gets the whole response before
   the close) on the event loop, without waiting: gunicorn waits up to two
@@ -43,7 +43,7 @@ from functools import partial
 from gunicorn import util
 from gunicorn.workers import gthread
 
-from service.config import setting
+from evokt.service.config import setting
 
 HEADER_SECONDS = setting("HEADER_SECONDS", os.environ)
 DRAIN_SECONDS = 0.02

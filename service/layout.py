@@ -1,6 +1,6 @@
 """Where things live in the service's data directory.
 
-Every path is built from names and ids that `service.validation` has checked
+Every path is built from names and ids that `evokt.service.validation` has checked
 against `[A-Za-z0-9_-]{1,64}`, so no request can reach outside the directory.
 """
 

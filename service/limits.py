@@ -5,7 +5,7 @@ socket, so a client that sends its body a byte at a time would hold a thread
 for as long as it likes. `BodyDeadline` gives every request's body a
 deadline: each read from the socket may wait only for the time left, and a
 body not in by then is answered 408. (Headers are guarded by the worker,
-`service.http_worker`.)
+`evokt.service.http_worker`.)
 """
 
 from __future__ import annotations

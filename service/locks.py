@@ -12,7 +12,7 @@ import fcntl
 import os
 from typing import IO
 
-from hypermodels.errors import EvoktError
+from evokt.hypermodels.errors import EvoktError
 
 
 class LockedError(EvoktError):

@@ -14,12 +14,12 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 
-from service.errors import ApiError
-from service.predictor import ModelCache
-from service.predictor import as_batch
-from service.store import get_store
-from service.validation import check_name
-from service.validation import json_body
+from evokt.service.errors import ApiError
+from evokt.service.predictor import ModelCache
+from evokt.service.predictor import as_batch
+from evokt.service.store import get_store
+from evokt.service.validation import check_name
+from evokt.service.validation import json_body
 
 blueprint = Blueprint("models", __name__, url_prefix="/v1/models")
 

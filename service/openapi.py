@@ -12,11 +12,11 @@ from typing import Any
 from flask import Blueprint
 from flask import jsonify
 
-from hypermodels.auto import HYPERMODELS
-from hypermodels.tasks import TASKS
-from service.store import STATES
-from tuner_ext.search.names import NAME_PATTERN
-from tuner_ext.search.strategies import STRATEGIES
+from evokt.hypermodels.tasks import TASKS
+from evokt.search.names import NAME_PATTERN
+from evokt.search.spec import SETTINGS
+from evokt.search.strategies import STRATEGIES
+from evokt.service.store import STATES
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -27,6 +27,11 @@ JSON_VALUE: dict[str, Any] = {}
 OBJECTIVE = {"type": "object", "properties": {"name": {"type": "string"},
                                               "direction": {"enum": ["min", "max", None]}},
              "required": ["name", "direction"]}
+
+
+def strategy_schema_name(strategy: str) -> str:
+    """The schema of a strategy's `oracle_options`: `GeneticHyperbandOptions`, ..."""
+    return "".join(part.capitalize() for part in strategy.split("-")) + "Options"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -78,40 +83,26 @@ SCHEMAS: dict[str, Any] = {
     "SearchRequest": _object(
         {
             "dataset": NAME,
-            "hypermodel": {"enum": ["auto", *HYPERMODELS]},
-            "oracle": {"enum": list(STRATEGIES)},
-            "max_trials": {"type": "integer", "minimum": 1, "maximum": 10000},
-            "epochs": {"type": "integer", "minimum": 1, "maximum": 1000},
-            "batch_size": {"type": "integer", "minimum": 1, "maximum": 65536},
+            "model_name": NAME,
+            **{setting.name: setting.json_schema() for setting in SETTINGS},
             "objective": {
                 "description": "A metric to optimise, or a list of them for a Pareto search; "
                 "each NAME or NAME:min or NAME:max. Besides the metrics training reports: "
                 "params, latency_ms, model_bytes (measured for every trial).",
                 "oneOf": [{"type": "string"},
                           {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
-            "max_params": {"type": "integer", "minimum": 1,
-                           "description": "Constraint: trials with more parameters are never "
-                           "bred from nor recommended"},
-            "max_latency_ms": {"type": "number", "exclusiveMinimum": 0,
-                               "description": "Constraint on the single-row prediction latency"},
-            "folds": {"type": "integer", "minimum": 1, "maximum": 10,
-                      "description": "K > 1 scores trials by K-fold cross-validation on all "
-                      "the data (the registered model is refitted on all of it)"},
-            "pick": {"type": "string", "description": "Which model the search registers: "
-                     "an objective's name, knee, or a trial id; by default the recommended one"},
-            "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-            "model_name": NAME,
-            "oracle_options": {"type": "object"},
-            "workers": {"type": "integer", "minimum": 1, "maximum": 64,
-                        "description": "Trials trained at once, in local worker processes"},
-            "max_epochs_budget": {
-                "type": "integer", "minimum": 1, "maximum": 10_000_000,
-                "description": "genetic-hyperband: training epochs of all trials together "
-                               "(default max_trials x epochs)"},
+            "oracle_options": {
+                "type": "object",
+                "description": "The strategy's own options, by `oracle`: see the schema "
+                "`<oracle>Options` (`GeneticOptions`, ...)"},
         },
         required=False,
         additionalProperties=False,
     ) | {"required": ["dataset"]},
+    **{strategy_schema_name(name): _object(
+        {option.name: option.json_schema() for option in strategy.options},
+        required=False, additionalProperties=False)
+       for name, strategy in STRATEGIES.items()},
     "Search": _object({
         "id": NAME,
         "state": {"enum": list(STATES)},

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from hypermodels.inference import compile_inference
-from service.errors import ApiError
-from service.layout import DataLayout
-from tuner_ext.search.layout import MODEL_FILE
+from evokt.hypermodels.inference import compile_inference
+from evokt.search.layout import MODEL_FILE
+from evokt.service.errors import ApiError
+from evokt.service.layout import DataLayout
 
 logger = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
-"""The search runner: `python -m service.runner --data-dir DIR`.
+"""The search runner: `python -m evokt.service.runner --data-dir DIR`.
 
 It takes PENDING searches from the job store, oldest first, and runs each in
-its own child process (`service.search_process`), at most `max_concurrent`
+its own child process (`evokt.service.search_process`), at most `max_concurrent`
 at a time. It kills the process of a search being cancelled, and starts
 again, from where it stopped, a search whose process died without saying why
 (killed, out of memory, a crash): KerasTuner's state resumes it, so it ends
 with exactly its `max_trials` trials. After `MAX_SEARCH_RESTARTS` such deaths
 the search is FAILED with one line saying how its process ended. On start it
 resumes the searches a previous runner left RUNNING. Children die with the
-runner (`tuner_ext.supervisor`), so a killed runner never leaves a search
+runner (`evokt.supervisor`), so a killed runner never leaves a search
 training twice, and one runner at most runs per data directory.
 """
 
@@ -23,17 +23,17 @@ import sys
 import threading
 import time
 
-from service.layout import DataLayout
-from service.locks import LockedError
-from service.locks import hold_lock
-from service.store import CANCELLED
-from service.store import CANCELLING
-from service.store import FAILED
-from service.store import PENDING
-from service.store import RUNNING
-from service.store import JobStore
-from tuner_ext.supervisor import Supervisor
-from tuner_ext.supervisor import describe_exit
+from evokt.service.layout import DataLayout
+from evokt.service.locks import LockedError
+from evokt.service.locks import hold_lock
+from evokt.service.store import CANCELLED
+from evokt.service.store import CANCELLING
+from evokt.service.store import FAILED
+from evokt.service.store import PENDING
+from evokt.service.store import RUNNING
+from evokt.service.store import JobStore
+from evokt.supervisor import Supervisor
+from evokt.supervisor import describe_exit
 
 logger = logging.getLogger("evokt.runner")
 
@@ -86,7 +86,7 @@ class SearchRunner:
         with open(log_path, "ab") as log:
             child = self.searches.start(
                 search_id,
-                [sys.executable, "-m", "service.search_process", self.layout.root, search_id],
+                [sys.executable, "-m", "evokt.service.search_process", self.layout.root, search_id],
                 own_group=True,
                 stdout=log,
                 stderr=log,

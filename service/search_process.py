@@ -1,7 +1,7 @@
-"""One search, in its own process: `python -m service.search_process DATA_DIR SEARCH_ID`.
+"""One search, in its own process: `python -m evokt.service.search_process DATA_DIR SEARCH_ID`.
 
 The runner starts one of these per running search. It runs the search
-through `tuner_ext.search.run_search` (the code path of `evokt search`),
+through `evokt.search.run_search` (the code path of `evokt search`),
 records every trial in the job store, and on success registers the best
 model as a new version of the requested model. A search whose project
 directory already holds state is resumed, so a process killed at any moment
@@ -18,23 +18,23 @@ import time
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from hypermodels.errors import EvoktError
-from service.layout import DataLayout
-from service.store import FAILED
-from service.store import RUNNING
-from service.store import JobStore
-from service.versions import register_model
-from tuner_ext.oracles.pareto import metric_at_best_step
-from tuner_ext.oracles.pareto import objective_value
-from tuner_ext.oracles.pareto import objectives_of
-from tuner_ext.oracles.trials import Constraints
-from tuner_ext.oracles.trials import best_scored_trial
-from tuner_ext.oracles.trials import has_score
-from tuner_ext.oracles.trials import reevaluations_in
-from tuner_ext.search.layout import SPEC_FILE
-from tuner_ext.search.observe import SearchObserver
-from tuner_ext.search.pipeline import run_search
-from tuner_ext.search.spec import SearchSpec
+from evokt.hypermodels.errors import EvoktError
+from evokt.oracles.constraints import Constraints
+from evokt.oracles.pareto import metric_at_best_step
+from evokt.oracles.pareto import objective_value
+from evokt.oracles.pareto import objectives_of
+from evokt.oracles.trials import best_scored_trial
+from evokt.oracles.trials import has_score
+from evokt.oracles.trials import reevaluations_in
+from evokt.search.layout import SPEC_FILE
+from evokt.search.observe import SearchObserver
+from evokt.search.pipeline import run_search
+from evokt.search.spec import SearchSpec
+from evokt.service.layout import DataLayout
+from evokt.service.store import FAILED
+from evokt.service.store import RUNNING
+from evokt.service.store import JobStore
+from evokt.service.versions import register_model
 
 
 class StoreObserver(SearchObserver):

@@ -1,7 +1,7 @@
 """`/v1/searches`: queue searches, watch them, cancel them.
 
 A web worker never runs a search: it checks the request, stores the search
-as PENDING and answers 202. The runner process (`service.runner`) starts it.
+as PENDING and answers 202. The runner process (`evokt.service.runner`) starts it.
 """
 
 from __future__ import annotations
@@ -21,36 +21,39 @@ from flask import jsonify
 from flask import request
 from flask import url_for
 
-from service.datasets import dataset_file
-from service.datasets import find_dataset
-from service.errors import ApiError
-from service.store import CANCELLED
-from service.store import CANCELLING
-from service.store import FINAL_STATES
-from service.store import PENDING
-from service.store import RUNNING
-from service.store import STATES
-from service.store import JobStore
-from service.store import get_store
-from service.store import new_id
-from service.validation import check_json
-from service.validation import check_name
-from service.validation import json_body
-from service.versions import read_export
-from service.versions import register_model
-from tuner_ext.oracles.pareto import non_dominated_fronts
-from tuner_ext.search.errors import SpecError
-from tuner_ext.search.layout import FRONT_DIR
-from tuner_ext.search.spec import SearchSpec
-from tuner_ext.search.spec import constraints_from
+from evokt.oracles.constraints import broken_constraints
+from evokt.oracles.pareto import minimized
+from evokt.oracles.pareto import non_dominated_fronts
+from evokt.search.errors import SpecError
+from evokt.search.layout import FRONT_DIR
+from evokt.search.spec import SETTINGS
+from evokt.search.spec import SearchSpec
+from evokt.search.spec import constraints_from
+from evokt.search.spec import parse_objective
+from evokt.service.datasets import dataset_file
+from evokt.service.datasets import find_dataset
+from evokt.service.errors import ApiError
+from evokt.service.store import CANCELLED
+from evokt.service.store import CANCELLING
+from evokt.service.store import FINAL_STATES
+from evokt.service.store import PENDING
+from evokt.service.store import RUNNING
+from evokt.service.store import STATES
+from evokt.service.store import JobStore
+from evokt.service.store import get_store
+from evokt.service.store import new_id
+from evokt.service.validation import check_json
+from evokt.service.validation import check_name
+from evokt.service.validation import json_body
+from evokt.service.versions import read_export
+from evokt.service.versions import register_model
 
 blueprint = Blueprint("searches", __name__, url_prefix="/v1/searches")
 
-SEARCH_FIELDS = {
-    "dataset", "hypermodel", "oracle", "max_trials", "epochs", "objective", "seed",
-    "batch_size", "model_name", "oracle_options", "workers", "max_params", "max_latency_ms",
-    "max_epochs_budget", "folds", "pick",
-}
+# What `POST /v1/searches` takes: the dataset, the model's name, and the
+# search's declared settings (`evokt.search.spec.SETTINGS`).
+SEARCH_FIELDS = {"dataset", "model_name", "objective", "oracle_options",
+                 *(setting.name for setting in SETTINGS)}
 # Seconds between two keep-alive comments on an idle event stream.
 KEEP_ALIVE_SECONDS = 15.0
 # Seconds a client is asked to wait before retrying a full stream capacity.
@@ -71,8 +74,8 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
     if started is not None:
         elapsed = round((finished or time.time()) - started, 3)
     objectives = record["objectives"] or [
-        {"name": name, "direction": direction or None}
-        for name, _, direction in (text.partition(":") for text in _names(spec["objective"]))]
+        {"name": name, "direction": direction}
+        for name, direction in map(parse_objective, SearchSpec.from_dict(spec).objective_names)]
     return {
         "id": record["id"],
         "state": record["state"],
@@ -101,12 +104,6 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
         "finished": _timestamp(finished),
         "elapsed_seconds": elapsed,
     }
-
-
-def _names(objective: str | list[str] | None) -> list[str]:
-    if objective is None:
-        return []
-    return [objective] if isinstance(objective, str) else objective
 
 
 def _get_search(search_id: str) -> dict[str, Any]:
@@ -207,9 +204,8 @@ def get_pareto(search_id: str):
     for trial in get_store().trials(search_id):
         metrics = trial["metrics"] or {}
         vector = _objective_vector(metrics, objectives)
-        feasible = all(metrics.get(metric) is not None and metrics[metric] <= limit
-                       for metric, limit in constraints.items())
-        if trial["status"] == "COMPLETED" and vector is not None and feasible:
+        if trial["status"] == "COMPLETED" and vector is not None \
+                and not broken_constraints(metrics, constraints):
             candidates.append(trial)
             vectors.append(vector)
     if len(objectives) == 1:
@@ -231,7 +227,7 @@ def _objective_vector(metrics: dict[str, Any], objectives: list[dict]) -> tuple 
         value = metrics.get(objective["name"])
         if value is None or objective["direction"] not in ("min", "max"):
             return None
-        vector.append(-value if objective["direction"] == "max" else value)
+        vector.append(minimized(value, objective["direction"]))
     return tuple(vector)
 
 

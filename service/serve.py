@@ -3,10 +3,10 @@
 Before anything starts, the data directory is locked (a second server on it
 exits with a message), the settings and the API token are checked (an empty
 or short token is refused), and the port is checked to be free. Gunicorn runs
-`service.wsgi:app` with evokt's threaded worker (`service.http_worker`) and
+`evokt.service.wsgi:app` with evokt's threaded worker (`evokt.service.http_worker`) and
 without `preload_app`, so each worker imports TensorFlow after the fork; the
 runner starts once gunicorn answers. Both are children that die with this
-process (`tuner_ext.supervisor`), even when it is killed with `kill -9`.
+process (`evokt.supervisor`), even when it is killed with `kill -9`.
 Ctrl-C or SIGTERM stops both; if the runner dies it is started again (its
 RUNNING searches resume), and if gunicorn dies the whole service stops with
 an error status. Everything it creates is readable by its owner only.
@@ -23,14 +23,14 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
-from service import config
-from service.auth import resolve_token
-from service.layout import DataLayout
-from service.locks import hold_lock
-from service.store import JobStore
-from tuner_ext.supervisor import RestartBudget
-from tuner_ext.supervisor import Supervisor
-from tuner_ext.supervisor import describe_exit
+from evokt.service import config
+from evokt.service.auth import resolve_token
+from evokt.service.layout import DataLayout
+from evokt.service.locks import hold_lock
+from evokt.service.store import JobStore
+from evokt.supervisor import RestartBudget
+from evokt.supervisor import Supervisor
+from evokt.supervisor import describe_exit
 
 # Seconds each process gets to stop on SIGTERM before it is killed.
 STOP_TIMEOUT = 30.0
@@ -56,7 +56,7 @@ class ServeOptions:
         public_predict: Whether predictions and model reads need no token.
 
     Raises:
-        service.config.ConfigError: A value out of range.
+        evokt.service.config.ConfigError: A value out of range.
     """
 
     host: str = "127.0.0.1"
@@ -80,7 +80,7 @@ class ServeOptions:
 def gunicorn_command(options: ServeOptions) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn",
-        "--worker-class", "service.http_worker.EvoktWorker",
+        "--worker-class", "evokt.service.http_worker.EvoktWorker",
         "--workers", str(options.workers),
         # Request threads, plus the threads event streams may hold.
         "--threads", str(options.threads + options.max_event_streams),
@@ -88,13 +88,13 @@ def gunicorn_command(options: ServeOptions) -> list[str]:
         "--graceful-timeout", str(int(STOP_TIMEOUT)),
         # Several services may run side by side (tests, benchmarks).
         "--no-control-socket",
-        "service.wsgi:app",
+        "evokt.service.wsgi:app",
     ]
 
 
 def _runner_command(options: ServeOptions) -> list[str]:
     return [
-        sys.executable, "-m", "service.runner",
+        sys.executable, "-m", "evokt.service.runner",
         "--data-dir", options.data_dir,
         "--max-concurrent-searches", str(options.max_concurrent_searches),
     ]
@@ -127,8 +127,8 @@ def serve(options: ServeOptions, announce=print) -> int:
         The exit status: 0 after Ctrl-C or SIGTERM, 1 if gunicorn died.
 
     Raises:
-        service.locks.LockedError: Another server uses the data directory.
-        service.config.ConfigError: Bad settings, an empty or short token, or
+        evokt.service.locks.LockedError: Another server uses the data directory.
+        evokt.service.config.ConfigError: Bad settings, an empty or short token, or
             a port in use.
     """
     os.umask(0o077)

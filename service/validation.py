@@ -10,9 +10,9 @@ from flask import Flask
 from flask import current_app
 from flask import request
 
-from service.errors import ApiError
-from tuner_ext.search.names import NAME_PATTERN
-from tuner_ext.search.names import is_valid_name
+from evokt.search.names import NAME_PATTERN
+from evokt.search.names import is_valid_name
+from evokt.service.errors import ApiError
 
 # The query parameters each endpoint takes; any other is a mistake to report.
 QUERY_PARAMETERS = {"searches.list_searches": {"state"}}

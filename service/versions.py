@@ -12,10 +12,10 @@ import json
 import os
 import shutil
 
-from service.layout import DataLayout
-from service.store import JobStore
-from tuner_ext.search.layout import BEST_FILE
-from tuner_ext.search.layout import MODEL_FILE
+from evokt.search.layout import BEST_FILE
+from evokt.search.layout import MODEL_FILE
+from evokt.service.layout import DataLayout
+from evokt.service.store import JobStore
 
 
 def read_export(export_dir: str) -> dict:

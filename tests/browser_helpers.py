@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from service.store import SUCCEEDED
-from service.store import JobStore
-from tuner_ext.search.spec import SearchSpec
+from evokt.search.spec import SearchSpec
+from evokt.service.store import SUCCEEDED
+from evokt.service.store import JobStore
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -13,13 +13,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras_tuner  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+
+from evokt.threads import set_tensorflow_threads  # noqa: E402
 
 # The suite runs in two pytest-xdist workers (pyproject's addopts), one per
 # core: each trains on one thread.
-tf.config.threading.set_inter_op_parallelism_threads(1)
 IN_A_WORKER = bool(os.environ.get("PYTEST_XDIST_WORKER"))
-tf.config.threading.set_intra_op_parallelism_threads(1 if IN_A_WORKER else 2)
+set_tensorflow_threads(1 if IN_A_WORKER else 2)
 
 MAX_LAYERS = 3
 
@@ -57,7 +57,7 @@ def peak_score(values: dict) -> float:
 
 
 class FakeClock:
-    """A `tuner_ext.clock.Clock` that moves only when told to.
+    """A `evokt.clock.Clock` that moves only when told to.
 
     `sleep` moves it too and records the pause, so a test sees how long code
     would have waited without waiting.

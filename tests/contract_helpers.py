@@ -7,10 +7,10 @@ import keras
 import keras_tuner
 import numpy as np
 
-from tuner_ext import GeneticOracle
-from tuner_ext import GeneticSearch
-from tuner_ext import GreedyOracle
-from tuner_ext import GreedySearch
+from evokt import GeneticOracle
+from evokt import GeneticSearch
+from evokt import GreedyOracle
+from evokt import GreedySearch
 
 TRIALS = 2
 EVOKT_SEARCHES = {"genetic": GeneticSearch, "greedy": GreedySearch}

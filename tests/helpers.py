@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from hypermodels import data
+from evokt.hypermodels import data
 
 EVOKT = os.path.join(os.path.dirname(sys.executable), "evokt")
 

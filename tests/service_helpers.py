@@ -17,15 +17,15 @@ import pytest
 import schemathesis
 from helpers import EVOKT
 
-from hypermodels import MLPHyperModel
-from hypermodels.data import load_builtin
-from service.app import create_app
-from service.layout import DataLayout
-from service.openapi import DOCUMENT
-from service.serve import wait_until_ready
-from service.store import JobStore
-from tuner_ext.search.distributed import free_port
-from tuner_ext.search.layout import MODEL_FILE
+from evokt.hypermodels import MLPHyperModel
+from evokt.hypermodels.data import load_builtin
+from evokt.search.distributed import free_port
+from evokt.search.layout import MODEL_FILE
+from evokt.service.app import create_app
+from evokt.service.layout import DataLayout
+from evokt.service.openapi import DOCUMENT
+from evokt.service.serve import wait_until_ready
+from evokt.service.store import JobStore
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -151,7 +151,7 @@ def process_gone(pid: int, timeout: float = 15) -> bool:
 
 def start_runner(data_dir: str, log=subprocess.DEVNULL) -> subprocess.Popen:
     """The real search runner on `data_dir`."""
-    return subprocess.Popen([sys.executable, "-m", "service.runner", "--data-dir", data_dir],
+    return subprocess.Popen([sys.executable, "-m", "evokt.service.runner", "--data-dir", data_dir],
                             stdout=log, stderr=log)
 
 

@@ -14,7 +14,7 @@ from helpers import iris_rows
 from helpers import trial_statuses
 from helpers import write_csv
 
-from hypermodels import data
+from evokt.hypermodels import data
 
 
 def test_search_on_digits_writes_a_model_that_scores_what_best_json_says(tmp_path):

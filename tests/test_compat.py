@@ -8,7 +8,7 @@ from conftest import conditional_space
 from keras_tuner.engine.hyperparameters import HyperParameters
 from keras_tuner.src import utils
 
-from tuner_ext import compat
+from evokt import compat
 
 
 def test_a_failed_write_leaves_the_previous_file_whole_and_no_temporary(tmp_path):

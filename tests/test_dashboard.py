@@ -59,10 +59,13 @@ def test_every_module_the_page_imports_is_served(client):
         seen.add(name)
         response = client.get(f"/dashboard/{name}")
         assert response.status_code == 200, name
-        for imported in re.findall(r'from "\./([a-z]+\.js)"', response.text):
+        for imported in re.findall(r'from "\./([a-z_]+\.js)"', response.text):
             if imported not in seen:
                 pending.append(imported)
     assert {"api.js", "charts.js", "table.js", "search.js", "models.js"} <= seen
+    # The search page's panels, one module each.
+    assert {f"search_{panel}.js" for panel in ("summary", "pareto", "history", "parallel", "trials",
+                                                 "details")} <= seen
 
 
 def test_the_api_still_needs_the_token(client):
@@ -89,6 +92,16 @@ def test_the_wheel_ships_the_dashboard(tmp_path):
     (wheel,) = os.listdir(tmp_path / "dist")
     with zipfile.ZipFile(tmp_path / "dist" / wheel) as archive:
         shipped = set(archive.namelist())
-    assert "service/dashboard/__init__.py" in shipped
+    assert "evokt/service/dashboard/__init__.py" in shipped
     for name in os.listdir(STATIC):
-        assert f"service/dashboard/static/{name}" in shipped, name
+        assert f"evokt/service/dashboard/static/{name}" in shipped, name
+    # One import name: every package of the three folders is under evokt/,
+    # and nothing else is at the top of the wheel but its metadata.
+    assert {top.split("/")[0] for top in shipped if ".dist-info/" not in top} == {"evokt"}
+    installed_as = {"tuner_ext": "evokt", "hypermodels": "evokt/hypermodels",
+                    "service": "evokt/service"}
+    for folder, package in installed_as.items():
+        for directory, _, files in os.walk(os.path.join(ROOT, folder)):
+            if "__init__.py" in files:
+                relative = os.path.relpath(directory, os.path.join(ROOT, folder))
+                assert os.path.normpath(f"{package}/{relative}/__init__.py") in shipped

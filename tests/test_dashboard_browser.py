@@ -28,7 +28,7 @@ from service_helpers import make_app
 from service_helpers import register_iris_model
 from service_helpers import running_server
 
-from service.store import JobStore
+from evokt.service.store import JobStore
 
 BROWSER_MISSING = missing_browser()
 pytestmark = pytest.mark.skipif(

@@ -3,7 +3,7 @@ import pytest
 from helpers import iris_rows
 from helpers import write_csv
 
-from hypermodels import data
+from evokt.hypermodels import data
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,13 @@ from conftest import peak_score
 from conftest import start_oracle
 from conftest import values_key
 
-from tuner_ext import GeneticOracle
-from tuner_ext import GreedyOracle
-from tuner_ext.oracles.evolutionary import ProjectMismatchError
+from evokt import GeneticOracle
+from evokt import GreedyOracle
+from evokt.oracles.evolutionary import ProjectMismatchError
 
 
+# Populations of 2 breed from the second completed trial on: these tests are
+# about handing out trials (IDLE, timeouts, release), in two to four trials.
 def make_oracle(project_dir, oracle_class=GeneticOracle, clock=None, **kwargs):
     oracle = oracle_class(objective=keras_tuner.Objective("score", "max"),
                           hyperparameters=conditional_space(), seed=3,

@@ -9,7 +9,7 @@ import pytest
 from helpers import EVOKT
 from helpers import trial_statuses
 
-from tuner_ext.search.distributed import free_port
+from evokt.search.distributed import free_port
 
 
 def assert_complete_without_duplicates(project, max_trials):

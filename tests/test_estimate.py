@@ -6,7 +6,7 @@ import keras_tuner
 import pytest
 from keras_tuner.engine import trial as trial_module
 
-from tuner_ext.oracles import estimate
+from evokt.oracles import estimate
 
 
 def scored(trial_id: str, score: float) -> trial_module.Trial:

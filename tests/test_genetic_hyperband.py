@@ -14,15 +14,15 @@ from conftest import continuous_space
 from conftest import peak_score
 from conftest import start_oracle
 
-from tuner_ext.oracles import space as space_lib
-from tuner_ext.oracles.genetic_hyperband import EPOCHS
-from tuner_ext.oracles.genetic_hyperband import INITIAL_EPOCH
-from tuner_ext.oracles.genetic_hyperband import PARENT_TRIAL
-from tuner_ext.oracles.genetic_hyperband import ROUND
-from tuner_ext.oracles.genetic_hyperband import GeneticHyperband
-from tuner_ext.oracles.genetic_hyperband import GeneticHyperbandOracle
-from tuner_ext.oracles.genetic_hyperband import epochs_added
-from tuner_ext.oracles.genetic_hyperband import rung_epochs
+from evokt.oracles import space as space_lib
+from evokt.oracles.genetic_hyperband import EPOCHS
+from evokt.oracles.genetic_hyperband import INITIAL_EPOCH
+from evokt.oracles.genetic_hyperband import PARENT_TRIAL
+from evokt.oracles.genetic_hyperband import ROUND
+from evokt.oracles.genetic_hyperband import GeneticHyperband
+from evokt.oracles.genetic_hyperband import GeneticHyperbandOracle
+from evokt.oracles.genetic_hyperband import epochs_added
+from evokt.oracles.genetic_hyperband import rung_epochs
 
 
 def network(values: dict) -> str:

@@ -1,3 +1,12 @@
+"""The genetic oracle's mechanisms: proposals, tournament, crossover, state.
+
+Tests here pin `population_size` (and `sample_size`) below the defaults so
+that evolution starts, and its mechanism shows, within the few dozen trials
+a test runs; each says so where it pins another value. What the defaults
+themselves are, and what they achieve, is tested in `test_strategies`
+(the documented defaults) and `test_screening` (model guidance under them).
+"""
+
 import random
 import statistics
 
@@ -12,8 +21,9 @@ from conftest import run_trials
 from conftest import start_oracle
 from conftest import values_key
 
-from tuner_ext import GeneticOracle
-from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
+from evokt import GeneticOracle
+from evokt.oracles import crossover
+from evokt.oracles.defaults import DEFAULT_REEVALUATION_SHARE
 
 
 def make_oracle(project_dir, direction="max", space=conditional_space, **kwargs):
@@ -97,10 +107,38 @@ def test_tournament_takes_the_best_sample_member_in_each_direction(project_dir):
                              population_size=6, sample_size=6, max_trials=20)
         run_trials(oracle, 6, score=lambda v: v["num_layers"] + v["dropout"])
         population = oracle.population()
-        winner = oracle._tournament(population, random.Random(0))
+        key = oracle._tournament_key(population)
+        winner = oracle._tournament(population, key, random.Random(0)).hyperparameters.values
         scores = [t.score for t in population]
         best = max(scores) if direction == "max" else min(scores)
         assert winner["num_layers"] + winner["dropout"] == pytest.approx(best)
+
+
+@pytest.mark.parametrize("scores,crosses", [((1, 2, 3, 4, 5, 6), False),
+                                            ((1, 2, 3, 4, 6, 6), True)])
+def test_a_second_tournament_only_when_it_could_pick_another_configuration(
+        project_dir, monkeypatch, scores, crosses):
+    # The default tournament holds the whole population: a second one picks
+    # the same best unless another configuration ties it.
+    crossed = []
+
+    def record(search_space, first, second, rng):
+        crossed.append((values_key(first), values_key(second)))
+        return dict(first)
+
+    monkeypatch.setattr(crossover, "uniform_crossover", record)
+    # Re-evaluation off: the six trials are six configurations.
+    oracle = make_oracle(project_dir, population_size=6, crossover_prob=1.0, max_trials=20,
+                         max_evaluations=1)
+    given = iter(scores)
+    trials = run_trials(oracle, 6, score=lambda values: next(given))
+    assert oracle.sample_size == 6
+    for seed in range(20):
+        assert oracle.breed(random.Random(seed), 0) is not None
+    tied = {values_key(t.hyperparameters.values) for t in trials if t.score == max(scores)}
+    assert bool(crossed) == crosses
+    assert all(set(pair) <= tied for pair in crossed)
+    assert any(first != second for first, second in crossed) == crosses
 
 
 def test_two_trials_run_at_once_and_it_never_idles(project_dir):
@@ -211,6 +249,8 @@ def test_state_round_trips_mid_search_and_the_evolution_continues(tmp_path):
         ({"max_evaluations": 0}, "max_evaluations"),
         ({"reevaluation_share": 1.0}, "reevaluation_share"),
         ({"reevaluation_share": -0.1}, "reevaluation_share"),
+        ({"model_draw_share": 1.5}, "model_draw_share"),
+        ({"model_draw_share": -0.1}, "model_draw_share"),
     ],
 )
 def test_arguments_are_checked_with_the_argument_named(kwargs, message):

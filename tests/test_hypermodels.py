@@ -7,11 +7,11 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from hypermodels import SEED_CNN_PRESETS
-from hypermodels import CNNHyperModel
-from hypermodels import MLPHyperModel
-from hypermodels import SequenceHyperModel
-from tuner_ext.oracles import space as space_lib
+from evokt.hypermodels import SEED_CNN_PRESETS
+from evokt.hypermodels import CNNHyperModel
+from evokt.hypermodels import MLPHyperModel
+from evokt.hypermodels import SequenceHyperModel
+from evokt.oracles import space as space_lib
 
 RNG = np.random.default_rng(0)
 

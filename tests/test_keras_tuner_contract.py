@@ -30,11 +30,11 @@ from contract_helpers import build_subclassed
 from contract_helpers import outcome
 from contract_helpers import subclass
 
-from tuner_ext import GeneticHyperband
-from tuner_ext import GeneticSearch
-from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
-from tuner_ext.oracles.measures import ModelMeasures
-from tuner_ext.oracles.measures import measure_model
+from evokt import GeneticHyperband
+from evokt import GeneticSearch
+from evokt.oracles.defaults import DEFAULT_REEVALUATION_SHARE
+from evokt.oracles.measures import ModelMeasures
+from evokt.oracles.measures import measure_model
 
 # -- Hyperparameters declared in `run_trial`, no hypermodel ------------------------------------
 

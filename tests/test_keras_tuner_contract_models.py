@@ -24,8 +24,8 @@ from contract_helpers import build_subclassed
 from contract_helpers import compiled
 from contract_helpers import dense_layers
 
-from tuner_ext import GeneticHyperband
-from tuner_ext import GeneticSearch
+from evokt import GeneticHyperband
+from evokt import GeneticSearch
 
 # -- Models, compile overrides, executions, data --------------------------------------------
 

@@ -12,11 +12,11 @@ from service_helpers import start_runner
 from service_helpers import store_of
 from service_helpers import wait_for_record
 
-from hypermodels import MLPHyperModel
-from hypermodels.data import load_builtin
-from tuner_ext import GeneticSearch
-from tuner_ext.oracles.measures import measure_model
-from tuner_ext.oracles.pareto import dominates
+from evokt import GeneticSearch
+from evokt.hypermodels import MLPHyperModel
+from evokt.hypermodels.data import load_builtin
+from evokt.oracles.measures import measure_model
+from evokt.oracles.pareto import dominates
 
 
 def vector(trial) -> tuple[float, float]:
@@ -45,6 +45,7 @@ def test_genetic_search_with_a_list_of_objectives_keeps_a_pareto_front(iris, tmp
         MLPHyperModel(iris.input_shape, num_classes=3, max_layers=2,
                       feature_mean=iris.feature_mean, feature_variance=iris.feature_variance),
         objective=["val_accuracy", keras_tuner.Objective("params", "min")],
+        # A population of 2: the front's tournament runs within 5 trials.
         max_trials=5, population_size=2, seed=1, constraints={"params": 20_000},
         directory=str(tmp_path), project_name="mo",
     )

@@ -3,8 +3,8 @@ import random
 from conftest import conditional_space
 from conftest import continuous_space
 
-from tuner_ext.oracles import mutation
-from tuner_ext.oracles import space as space_lib
+from evokt.oracles import mutation
+from evokt.oracles import space as space_lib
 
 PARENT = {
     "num_layers": 2,

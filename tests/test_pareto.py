@@ -7,7 +7,7 @@ import pytest
 from keras_tuner.engine import trial as trial_module
 from keras_tuner.src.engine.objective import MultiObjective
 
-from tuner_ext.oracles import pareto
+from evokt.oracles import pareto
 
 
 def test_dominance_needs_no_worse_everywhere_and_better_somewhere():

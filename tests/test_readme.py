@@ -12,7 +12,7 @@ from service_helpers import TOKEN
 from service_helpers import register_iris_model
 from service_helpers import running_server
 
-from service.app import create_app
+from evokt.service.app import create_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -82,7 +82,7 @@ def test_the_service_examples_work_as_pasted(tmp_path):
 
 
 def test_every_service_setting_is_documented():
-    from service.config import SETTINGS
+    from evokt.service.config import SETTINGS
 
     for name in SETTINGS:
         assert f"| `EVOKT_{name}` |" in readme(), name

@@ -19,15 +19,17 @@ from conftest import values_key
 from helpers import evokt
 from helpers import trial_statuses
 
-from service.search_process import StoreObserver
-from service.store import JobStore
-from tuner_ext import GeneticOracle
-from tuner_ext import GreedyOracle
-from tuner_ext.search.spec import SearchSpec
+from evokt import GeneticOracle
+from evokt import GreedyOracle
+from evokt.search.spec import SearchSpec
+from evokt.service.search_process import StoreObserver
+from evokt.service.store import JobStore
 
 ORACLES = [GeneticOracle, GreedyOracle]
 
 
+# A test that pins `population_size` does so for evolution to start within
+# its budget; the re-evaluation settings are the defaults unless it says.
 def make_oracle(oracle_class, project_dir, space=conditional_space, **kwargs):
     kwargs.setdefault("max_trials", 60)
     kwargs.setdefault("seed", 5)

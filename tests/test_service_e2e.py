@@ -20,9 +20,9 @@ from service_helpers import running_server
 from service_helpers import start_runner
 from service_helpers import wait_for_record
 
-from service.layout import DataLayout
-from service.store import JobStore
-from tuner_ext.search.layout import MODEL_FILE
+from evokt.search.layout import MODEL_FILE
+from evokt.service.layout import DataLayout
+from evokt.service.store import JobStore
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_sigterm_stops_gunicorn_and_the_runner(server):
 def test_a_runner_killed_mid_search_is_restarted_and_finishes_it(tmp_path):
     data_dir = str(tmp_path / "data")
     store = JobStore(data_dir)
-    from tuner_ext.search.spec import SearchSpec
+    from evokt.search.spec import SearchSpec
 
     spec = SearchSpec(dataset="digits", max_trials=4, epochs=3)
     store.add_search("killed", spec.to_dict(), "digits", "digits-model", max_pending=10)
@@ -127,7 +127,7 @@ def test_a_runner_killed_mid_search_is_restarted_and_finishes_it(tmp_path):
 def test_a_search_with_workers_runs_under_the_runner(tmp_path):
     data_dir = str(tmp_path / "data")
     store = JobStore(data_dir)
-    from tuner_ext.search.spec import SearchSpec
+    from evokt.search.spec import SearchSpec
 
     spec = SearchSpec(dataset="iris", hypermodel="mlp", max_trials=4, epochs=1, workers=2)
     store.add_search("parallel", spec.to_dict(), "iris", "iris-parallel", max_pending=10)

@@ -9,9 +9,9 @@ from service_helpers import TOKEN
 from service_helpers import make_app
 from service_helpers import register_iris_model
 
-from service.app import create_app
-from service.config import ConfigError
-from service.predictor import ModelCache
+from evokt.service.app import create_app
+from evokt.service.config import ConfigError
+from evokt.service.predictor import ModelCache
 
 # Configuration and the token ---------------------------------------------------------------
 
@@ -111,7 +111,7 @@ def test_prediction_bodies_have_their_own_smaller_limit(tmp_path):
     ({"trial_timeout": "x"}, "oracle_options.trial_timeout: must be a number above 0"),
     ({"max_consecutive_failed_trials": -1},
      "oracle_options.max_consecutive_failed_trials: must be an integer from 1"),
-    ({"sample_size": 50}, "oracle_options.sample_size: must be at most population_size"),
+    ({"sample_size": 50}, "oracle_options: `sample_size` must be between 1 and `population_size`"),
 ])
 def test_bad_search_options_are_400_at_post_naming_the_field(app, client, options, message):
     response = client.post("/v1/searches", headers=AUTH,

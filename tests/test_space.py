@@ -5,7 +5,7 @@ import pytest
 from conftest import conditional_space
 from conftest import continuous_space
 
-from tuner_ext.oracles import space as space_lib
+from evokt.oracles import space as space_lib
 
 
 def test_random_values_hold_only_active_hyperparameters():

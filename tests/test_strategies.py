@@ -6,17 +6,18 @@ import os
 import keras_tuner
 import pytest
 
-from hypermodels import data
-from hypermodels import default_objective
-from hypermodels import hypermodel_for
-from tuner_ext import STRATEGIES
-from tuner_ext import GeneticOracle
-from tuner_ext import GreedyOracle
-from tuner_ext import create_tuner
-from tuner_ext.search.errors import SpecError
-from tuner_ext.search.observe import SearchObserver
-from tuner_ext.search.strategies import check_options
-from tuner_ext.search.strategies import options_table
+from evokt import STRATEGIES
+from evokt import GeneticOracle
+from evokt import GreedyOracle
+from evokt import create_tuner
+from evokt.hypermodels import data
+from evokt.hypermodels import default_objective
+from evokt.hypermodels import hypermodel_for
+from evokt.search.errors import SpecError
+from evokt.search.observe import SearchObserver
+from evokt.search.spec import SearchSpec
+from evokt.search.strategies import check_options
+from evokt.search.strategies import options_table
 
 
 class Recorder(SearchObserver):
@@ -39,12 +40,9 @@ def iris():
 def test_every_strategy_runs_the_same_hypermodel_for_max_trials(strategy, iris, tmp_path):
     recorder = Recorder()
     tuner = create_tuner(
-        strategy,
+        SearchSpec(dataset="iris", oracle=strategy, max_trials=3, epochs=2, seed=1),
         hypermodel_for(iris, "mlp", max_layers=2),
         objective=default_objective(iris.task),
-        max_trials=3,
-        epochs=2,
-        seed=1,
         directory=str(tmp_path),
         project_name="p",
         overwrite=False,
@@ -61,22 +59,19 @@ def test_every_strategy_runs_the_same_hypermodel_for_max_trials(strategy, iris, 
 
 
 def test_strategy_options_reach_the_oracle(iris, tmp_path):
-    tuner = create_tuner(
-        "genetic", hypermodel_for(iris), objective="val_accuracy", max_trials=10, epochs=1,
-        seed=0, directory=str(tmp_path), project_name="p", overwrite=False,
-        options={"population_size": 6, "sample_size": 3, "crossover_prob": 0.5},
-    )
+    spec = SearchSpec(dataset="iris", max_trials=10, epochs=1, oracle_options={
+        "population_size": 6, "sample_size": 3, "crossover_prob": 0.5})
+    tuner = create_tuner(spec, hypermodel_for(iris), objective="val_accuracy",
+                         directory=str(tmp_path), project_name="p", overwrite=False)
     assert (tuner.oracle.population_size, tuner.oracle.sample_size) == (6, 3)
     assert tuner.oracle.crossover_prob == 0.5
 
 
-def test_unknown_strategy_and_options_are_refused_with_the_valid_ones_named(iris, tmp_path):
-    common = dict(objective="val_accuracy", max_trials=2, epochs=1, seed=0,
-                  directory=str(tmp_path), project_name="p", overwrite=False)
+def test_unknown_strategy_and_options_are_refused_with_the_valid_ones_named():
     with pytest.raises(SpecError, match="oracle: unknown 'annealing'; choose genetic, greedy"):
-        create_tuner("annealing", hypermodel_for(iris), **common)
+        SearchSpec(dataset="iris", oracle="annealing")
     with pytest.raises(SpecError, match="random takes no option population_size; its options are"):
-        create_tuner("random", hypermodel_for(iris), options={"population_size": 4}, **common)
+        SearchSpec(dataset="iris", oracle="random", oracle_options={"population_size": 4})
 
 
 @pytest.mark.parametrize(
@@ -98,9 +93,9 @@ def test_unknown_strategy_and_options_are_refused_with_the_valid_ones_named(iris
          "oracle_options.trial_timeout: must be a number above 0"),
         ("genetic", {"trial_timeout": 0}, "oracle_options.trial_timeout: must be a number above 0"),
         ("genetic", {"sample_size": 20},
-         "oracle_options.sample_size: must be at most population_size (4), got 20"),
+         "oracle_options: `sample_size` must be between 1 and `population_size` (4), got 20"),
         ("genetic", {"population_size": 6, "sample_size": 7},
-         "oracle_options.sample_size: must be at most population_size (6), got 7"),
+         "oracle_options: `sample_size` must be between 1 and `population_size` (6), got 7"),
         ("greedy", {"max_consecutive_failed_trials": -1},
          "oracle_options.max_consecutive_failed_trials: must be an integer from 1 to 10000"),
         ("bayesian", {"alpha": 0},
@@ -128,6 +123,18 @@ def test_every_declared_option_is_a_keyword_the_tuner_takes():
     for strategy in STRATEGIES.values():
         parameters = inspect.signature(strategy.tuner_class.__init__).parameters
         assert set(strategy.option_names) <= set(parameters), strategy.name
+
+
+def test_every_declared_default_is_the_tuners_own_default():
+    """A declared default is the tuner signature's value; where the tuner
+    computes it (from `max_trials`, the population, the space: its signature
+    says None) the declaration has no value, and says what it is in words."""
+    for strategy in STRATEGIES.values():
+        parameters = inspect.signature(strategy.tuner_class.__init__).parameters
+        for option in strategy.options:
+            assert option.default == parameters[option.name].default, (strategy.name,
+                                                                        option.name)
+            assert option.default_words() != "none" or option.name == "initial_hps"
 
 
 def test_the_readme_shows_each_evokt_oracles_options_as_declared():

@@ -10,9 +10,9 @@ import time
 from conftest import FakeClock
 from service_helpers import process_gone
 
-from tuner_ext.supervisor import RestartBudget
-from tuner_ext.supervisor import Supervisor
-from tuner_ext.supervisor import describe_exit
+from evokt.supervisor import RestartBudget
+from evokt.supervisor import Supervisor
+from evokt.supervisor import describe_exit
 
 
 def test_the_restart_budget_counts_restarts_within_its_window():
@@ -67,7 +67,7 @@ def test_a_child_dies_with_its_parent_even_after_kill_9(tmp_path):
     pid_file = tmp_path / "child.pid"
     parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from tuner_ext.supervisor import Supervisor
+        from evokt.supervisor import Supervisor
         child = Supervisor().start(
             "sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])
         open({str(pid_file)!r}, "w").write(str(child.pid))

@@ -13,7 +13,7 @@
   chief's and the workers' output with numbers; it is replaced by the same
   conversion without the print.
 
-`install()` is called by `tuner_ext.search.strategies.create_tuner` (every
+`install()` is called by `evokt.search.strategies.create_tuner` (every
 search evokt runs, any strategy) and by `EvolutionaryOracle` (evokt's oracles
 used directly from Python). Nothing here runs on import.
 """

@@ -3,7 +3,7 @@
 Every process evokt starts (a search's local workers, the service's gunicorn
 and search runner, the runner's search processes) is started through
 `Supervisor.start`. The child is launched through this module's own entry
-point, `python -m tuner_ext.supervisor PARENT_PID COMMAND...`, which asks Linux
+point, `python -m evokt.supervisor PARENT_PID COMMAND...`, which asks Linux
 to kill it when its parent dies (`PR_SET_PDEATHSIG`, kept across `exec`) and
 then becomes COMMAND. So a parent killed with `kill -9` never leaves orphans
 behind, and no Python code runs between `fork` and `exec` (unsafe in a
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from tuner_ext.clock import SYSTEM_CLOCK
-from tuner_ext.clock import Clock
+from evokt.clock import SYSTEM_CLOCK
+from evokt.clock import Clock
 
 _PR_SET_PDEATHSIG = 1
 
@@ -103,7 +103,7 @@ class Supervisor:
                 ...); standard input is closed.
         """
         child = subprocess.Popen(
-            [sys.executable, "-m", "tuner_ext.supervisor", str(os.getpid()), *command],
+            [sys.executable, "-m", "evokt.supervisor", str(os.getpid()), *command],
             stdin=subprocess.DEVNULL,
             start_new_session=own_group,
             **popen,
@@ -174,7 +174,7 @@ class Supervisor:
 
 
 def main(argv: list[str]) -> None:
-    """`python -m tuner_ext.supervisor PARENT_PID COMMAND...`: becomes COMMAND,
+    """`python -m evokt.supervisor PARENT_PID COMMAND...`: becomes COMMAND,
     set to die with PARENT_PID."""
     parent, command = int(argv[0]), argv[1:]
     die_with_parent()

@@ -16,8 +16,6 @@ import numpy as np
 from sklearn.model_selection import KFold
 from sklearn.model_selection import StratifiedKFold
 
-MAX_FOLDS = 20
-
 
 def fold_indices(
     y: np.ndarray, folds: int, seed: int | None

@@ -8,8 +8,8 @@ from typing import Any
 from keras_tuner.engine.hyperparameters import HyperParameter
 from keras_tuner.engine.hyperparameters import HyperParameters
 
-from tuner_ext.oracles import space as space_lib
-from tuner_ext.oracles.space import Values
+from evokt.oracles import space as space_lib
+from evokt.oracles.space import Values
 
 
 def uniform_crossover(

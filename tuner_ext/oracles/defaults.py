@@ -7,9 +7,16 @@ TensorFlow.
 
 from __future__ import annotations
 
-# The metrics evokt measures of every trial's model (`tuner_ext.oracles.measures`),
+from collections.abc import Callable
+
+# The metrics evokt measures of every trial's model (`evokt.oracles.measures`),
 # and the direction each is optimised in.
 MEASURED_METRICS = {"params": "min", "latency_ms": "min", "model_bytes": "min"}
+
+# Trials of a search when none are given (KerasTuner's own default); a
+# genetic-hyperband search's epoch budget is by default what this many full
+# trainings cost, as `evokt search` gives it (`max_trials * epochs`).
+DEFAULT_MAX_TRIALS = 10
 
 # Numerical mutation step in `value_to_prob` space: mostly a neighbouring value.
 DEFAULT_MUTATION_SCALE = 0.15
@@ -17,6 +24,11 @@ DEFAULT_MUTATION_SCALE = 0.15
 # Candidates a model of the completed trials screens per proposal (Optuna's TPE
 # also scores 24).
 DEFAULT_CANDIDATES = 24
+# The share of those candidates the genetic oracle draws from the model rather
+# than breeds: on NAS-Bench-201 children of the population alone got stuck in
+# one basin in about a third of the searches, and 0.25 or 0.75 did no better
+# (docs/benchmarks.md).
+DEFAULT_MODEL_DRAW_SHARE = 0.5
 # Evaluations of one configuration at most: its first and two re-evaluations.
 DEFAULT_MAX_EVALUATIONS = 3
 # The largest share of the budget spent on re-evaluations: chosen with the
@@ -47,11 +59,11 @@ def default_sample_size(population_size: int, num_objectives: int = 1) -> int:
     budgets of a hundred trials: on the seven tabular benchmarks (two sets
     of 30 seeds) its median was no worse than Optuna's TPE in 12 of 14
     (table, seed set) cells, against 11 for three quarters of the
-    population (docs/benchmarks.md). Both tournaments then pick the best,
-    so crossover mixes only configurations whose estimates tie, or parents
-    of a smaller `sample_size`. A Pareto search keeps three quarters: its
-    tournament by front and crowding would otherwise always pick the same
-    extreme point of the front.
+    population (docs/benchmarks.md). A second tournament would pick the
+    best again, so crossover runs only when configurations tie for it (and
+    mixes those), or with a smaller `sample_size`. A Pareto search keeps
+    three quarters: its tournament by front and crowding would otherwise
+    always pick the same extreme point of the front.
 
     Args:
         population_size: The population's size.
@@ -60,6 +72,31 @@ def default_sample_size(population_size: int, num_objectives: int = 1) -> int:
     if num_objectives > 1:
         return three_quarters_sample(population_size)
     return population_size
+
+
+def tournament_sizes(population_size: int, sample_size: int | None,
+                     default_sample: Callable[[int], int]) -> tuple[int, int]:
+    """A population's size and its tournament's, the one check of both.
+
+    Args:
+        population_size: Integer >= 2, the population's size.
+        sample_size: The tournament's size, from 1 to `population_size`;
+            None for `default_sample(population_size)`.
+        default_sample: The default tournament of a population's size.
+
+    Raises:
+        ValueError: Either size is out of range; the message names it.
+    """
+    if isinstance(population_size, bool) or not isinstance(population_size, int) \
+            or population_size < 2:
+        raise ValueError(f"`population_size` must be an integer of at least 2, "
+                         f"got {population_size!r}.")
+    if sample_size is None:
+        sample_size = default_sample(population_size)
+    if not 1 <= sample_size <= population_size:
+        raise ValueError(f"`sample_size` must be between 1 and `population_size` "
+                         f"({population_size}), got {sample_size}.")
+    return population_size, sample_size
 
 
 def three_quarters_sample(population_size: int) -> int:
@@ -85,5 +122,15 @@ def default_random_starts(max_trials: int | None) -> int:
     return max(2, min(10, max_trials // 10))
 
 
+# The most folds of a cross-validated search (`folds`).
+MAX_FOLDS = 10
+
+# The most hyperparameters one greedy step changes.
+DEFAULT_MAX_MUTATIONS = 2
+
 # Genetic-hyperband's population: recent completed trials of a rung that breed.
 GENETIC_HYPERBAND_POPULATION = 10
+# Ratio of two rungs' epochs (KerasTuner's Hyperband's default).
+DEFAULT_FACTOR = 3
+# Share of genetic-hyperband's new networks drawn at random once evolution started.
+DEFAULT_RANDOM_FRACTION = 0.2

@@ -18,7 +18,7 @@ estimates tie are then ordered by their mean loss (`tie_break_metric`), a
 continuous measure that still tells them apart.
 
 Only searches of one objective are ranked here; a Pareto search compares
-trials by dominance (`tuner_ext.oracles.pareto`).
+trials by dominance (`evokt.oracles.pareto`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from keras_tuner.engine import trial as trial_module
+
+from evokt.oracles.pareto import minimized
 
 # Standard errors a configuration's mean is lowered by (raised by, when lower
 # is better) before configurations are compared.
@@ -133,8 +135,7 @@ def noise_deviation(
     """
     repeated = sorted(
         (configuration for configuration in configurations if len(configuration.scores) > 1),
-        key=lambda configuration: configuration.mean,
-        reverse=direction == "max",
+        key=lambda configuration: minimized(configuration.mean, direction),
     )
     squares, degrees = 0.0, 0
     for configuration in repeated[: math.ceil(len(repeated) / 2)]:
@@ -164,7 +165,8 @@ def estimate_scores(
         objective's units.
     """
     noise = noise_deviation(configurations, direction)
-    sign = -1.0 if direction == "max" else 1.0
+    # Towards the worse side: up for a loss, down for an accuracy.
+    sign = minimized(1.0, direction)
     if noise is None:
         noise = math.inf if penalty < 0 else 0.0
     return {
@@ -212,10 +214,9 @@ def rank(
     """
     configurations = group_by_configuration(scored, reevaluations, tie_break)
     estimates = estimate_scores(configurations, direction)
-    sign = -1.0 if direction == "max" else 1.0
     ranked = sorted(
         configurations,
-        key=lambda configuration: (sign * estimates[configuration.trial.trial_id],
+        key=lambda configuration: (minimized(estimates[configuration.trial.trial_id], direction),
                                    configuration.mean_loss),
     )
     optimistic = estimate_scores(configurations, direction, penalty=-OPTIMISM)

@@ -7,7 +7,7 @@ proposes the user's `initial_hps` first, then re-evaluates a promising
 configuration when one needs it (see below), otherwise gathers `candidates`
 untried candidates, children from `breed` and draws from a model of the
 completed trials, and evaluates the one that model ranks first
-(`tuner_ext.oracles.screening`). Configurations already tried are rejected
+(`evokt.oracles.screening`). Configurations already tried are rejected
 (KerasTuner's own hash over active values); a child that collides is bred
 again with more strength. Until the model has enough trials, the proposal is
 one child, or a random configuration while there is nothing to breed from.
@@ -15,7 +15,7 @@ It falls back to an enumeration of what is left of a finite space before it
 says `STOPPED`.
 
 Scores are noisy, so with one objective configurations are ranked by an
-estimate from all their evaluations (`tuner_ext.oracles.estimate`), not by a
+estimate from all their evaluations (`evokt.oracles.estimate`), not by a
 single lucky score, and by their mean loss where estimates tie: the
 tournament, the hill-climber's best and `get_best_trials` (hence
 `get_best_hyperparameters`, `get_best_models`, evokt's export and the
@@ -26,7 +26,7 @@ the same configuration twice", recorded in the oracle's state
 (`reevaluations()`: re-evaluation trial id -> the configuration's first trial
 id, shown by `evokt summary` and the service), never an accident of hashing.
 Which configuration is re-evaluated, and when, is
-`tuner_ext.oracles.reevaluation`'s decision: the leader and its strongest
+`evokt.oracles.reevaluation`'s decision: the leader and its strongest
 challenger, up to `max_evaluations` each, within `reevaluation_share` of the
 budget.
 
@@ -55,26 +55,27 @@ from typing import Any
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from hypermodels.errors import EvoktError
-from tuner_ext import compat
-from tuner_ext.clock import SYSTEM_CLOCK
-from tuner_ext.clock import Clock
-from tuner_ext.oracles import estimate
-from tuner_ext.oracles import mutation
-from tuner_ext.oracles import reevaluation
-from tuner_ext.oracles import screening
-from tuner_ext.oracles import space as space_lib
-from tuner_ext.oracles.defaults import DEFAULT_CANDIDATES
-from tuner_ext.oracles.defaults import DEFAULT_MAX_EVALUATIONS
-from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
-from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
-from tuner_ext.oracles.pareto import objective_vector
-from tuner_ext.oracles.pareto import objectives_of
-from tuner_ext.oracles.pareto import trial_fronts
-from tuner_ext.oracles.space import Values
-from tuner_ext.oracles.trials import Constraints
-from tuner_ext.oracles.trials import has_score
-from tuner_ext.oracles.trials import is_feasible
+from evokt import compat
+from evokt.clock import SYSTEM_CLOCK
+from evokt.clock import Clock
+from evokt.hypermodels.errors import EvoktError
+from evokt.oracles import estimate
+from evokt.oracles import mutation
+from evokt.oracles import reevaluation
+from evokt.oracles import screening
+from evokt.oracles import space as space_lib
+from evokt.oracles.constraints import Constraints
+from evokt.oracles.defaults import DEFAULT_CANDIDATES
+from evokt.oracles.defaults import DEFAULT_MAX_EVALUATIONS
+from evokt.oracles.defaults import DEFAULT_MUTATION_SCALE
+from evokt.oracles.defaults import DEFAULT_REEVALUATION_SHARE
+from evokt.oracles.pareto import minimized
+from evokt.oracles.pareto import objective_vector
+from evokt.oracles.pareto import objectives_of
+from evokt.oracles.pareto import trial_fronts
+from evokt.oracles.space import Values
+from evokt.oracles.trials import has_score
+from evokt.oracles.trials import is_feasible
 
 TrialStatus = trial_module.TrialStatus
 
@@ -112,10 +113,6 @@ class ProjectMismatchError(EvoktError):
 class EvolutionaryOracle(keras_tuner.Oracle):
     """Base class of the genetic and greedy oracles.
 
-    Subclasses set `model_draw_share`: the share of each proposal's
-    candidates drawn from the model's good density (TPE's own proposals)
-    instead of bred; the rest are children from `breed`.
-
     Args:
         objective: A string, `keras_tuner.Objective` instance, or a list of
             them, as for `keras_tuner.Oracle`.
@@ -142,7 +139,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         trial_timeout: Optional number of seconds after which a running
             trial is taken to be lost (its worker died) and handed to another
             worker. Defaults to None (never).
-        clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
+        clock: Optional `evokt.clock.Clock` for trial timeouts and the
             pacing of IDLE answers. Defaults to the system clock.
         constraints: Optional upper bounds on metrics, such as
             `{"params": 50000}`: a trial over them (or without the metric) is
@@ -160,16 +157,19 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         reevaluation_share: Float in [0, 1), the largest share of
             `max_trials` spent on re-evaluations; 0 turns them off.
             Defaults to 0.15.
+        model_draw_share: Float in [0, 1], the share of each proposal's
+            `candidates` drawn from the model's good density (TPE's own
+            proposals) instead of bred; the rest are children from `breed`,
+            and draws fill in for children that could not be bred.
+            Defaults to 0.0.
 
     With several objectives, trials are compared by Pareto dominance (see
-    `tuner_ext.oracles.pareto`), never by KerasTuner's sum of them, and
+    `evokt.oracles.pareto`), never by KerasTuner's sum of them, and
     `get_best_trials` returns the Pareto fronts in turn, each ordered by the
     first objective; `candidates`, `max_evaluations` and
     `reevaluation_share` then have no effect (there is no single score to
     screen by or to average).
     """
-
-    model_draw_share = 0.0
 
     def __init__(
         self,
@@ -189,6 +189,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         candidates: int = DEFAULT_CANDIDATES,
         max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
         reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
+        model_draw_share: float = 0.0,
     ):
         compat.install()
         if max_trials is not None and max_trials < 1:
@@ -212,6 +213,10 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         if not 0.0 <= reevaluation_share < 1.0:
             raise ValueError(
                 f"`reevaluation_share` must be in [0, 1), got {reevaluation_share}."
+            )
+        if not 0.0 <= model_draw_share <= 1.0:
+            raise ValueError(
+                f"`model_draw_share` must be in [0, 1], got {model_draw_share}."
             )
         super().__init__(
             objective=objective,
@@ -242,6 +247,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self.candidates = candidates
         self.max_evaluations = max_evaluations
         self.reevaluation_share = reevaluation_share
+        self.model_draw_share = model_draw_share
         # Re-evaluation trial id -> the id of its configuration's first trial.
         self._reevaluations: dict[str, str] = {}
         # Derived from the ended trials only, so rebuilt when one ends.
@@ -323,7 +329,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         """The estimate of `trial`'s configuration's true score (one objective).
 
         From all the configuration's evaluations (see
-        `tuner_ext.oracles.estimate`); for a configuration evaluated once,
+        `evokt.oracles.estimate`); for a configuration evaluated once,
         its score.
 
         Args:
@@ -361,9 +367,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         direction. With several objectives, the best by KerasTuner's sum of
         them (genetic-hyperband's rule; the Pareto oracles never ask)."""
         score = self.estimated_score if len(self.objectives) == 1 else attrgetter("score")
-        if self.objective.direction == "max":
-            return max(trials, key=score)
-        return min(trials, key=score)
+        return min(trials, key=lambda trial: minimized(score(trial), self.objective.direction))
 
     def _ranking(self) -> estimate.Ranking:
         """The scored configurations and their estimates (one objective).
@@ -413,7 +417,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
     ) -> Values | None:
         """The values of the configuration to re-evaluate now, if any.
 
-        See `tuner_ext.oracles.reevaluation`; the choice is recorded in the
+        See `evokt.oracles.reevaluation`; the choice is recorded in the
         state. None in a Pareto search.
 
         Args:

@@ -12,26 +12,34 @@ one to evaluate.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
 import keras_tuner
+from keras_tuner.engine import trial as trial_module
 
-from tuner_ext.clock import Clock
-from tuner_ext.oracles import crossover
-from tuner_ext.oracles.defaults import DEFAULT_CANDIDATES
-from tuner_ext.oracles.defaults import DEFAULT_CROSSOVER_PROB
-from tuner_ext.oracles.defaults import DEFAULT_MAX_EVALUATIONS
-from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
-from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
-from tuner_ext.oracles.defaults import default_population_size
-from tuner_ext.oracles.defaults import default_sample_size
-from tuner_ext.oracles.evolutionary import EvolutionaryOracle
-from tuner_ext.oracles.pareto import objective_vector
-from tuner_ext.oracles.pareto import rank_and_crowding
-from tuner_ext.oracles.space import Values
-from tuner_ext.oracles.trials import Constraints
-from tuner_ext.oracles.tuner import EvoktTuner
+from evokt.clock import Clock
+from evokt.oracles import crossover
+from evokt.oracles.constraints import Constraints
+from evokt.oracles.defaults import DEFAULT_CANDIDATES
+from evokt.oracles.defaults import DEFAULT_CROSSOVER_PROB
+from evokt.oracles.defaults import DEFAULT_MAX_EVALUATIONS
+from evokt.oracles.defaults import DEFAULT_MODEL_DRAW_SHARE
+from evokt.oracles.defaults import DEFAULT_MUTATION_SCALE
+from evokt.oracles.defaults import DEFAULT_REEVALUATION_SHARE
+from evokt.oracles.defaults import default_population_size
+from evokt.oracles.defaults import default_sample_size
+from evokt.oracles.defaults import tournament_sizes
+from evokt.oracles.evolutionary import EvolutionaryOracle
+from evokt.oracles.pareto import objective_vector
+from evokt.oracles.pareto import rank_and_crowding
+from evokt.oracles.space import Values
+from evokt.oracles.tuner import EvoktTuner
+
+Trial = trial_module.Trial
+# A tournament's order of trials: the best has the lowest key.
+TrialOrder = Callable[[Trial], Any]
 
 
 class GeneticOracle(EvolutionaryOracle):
@@ -44,9 +52,10 @@ class GeneticOracle(EvolutionaryOracle):
     ranks first: half are children bred from the last `population_size`
     completed configurations (a tournament of `sample_size` random members
     picks the best, which is mutated; with probability `crossover_prob` it is
-    first crossed with the winner of a second tournament), half are drawn
-    from the model. Mutation changes only active hyperparameters, in each
-    one's own terms (see `tuner_ext.oracles.mutation`).
+    first crossed with the winner of a second tournament, unless that one
+    could only pick the same), half are drawn from the model. Mutation
+    changes only active hyperparameters, in each one's own terms (see
+    `evokt.oracles.mutation`).
 
     Scores are noisy: configurations are compared by an estimate from all
     their evaluations, and the leading configurations are re-evaluated (see
@@ -68,10 +77,10 @@ class GeneticOracle(EvolutionaryOracle):
             tournament picks the population's best (with several
             objectives, three quarters of it, at least 2).
         crossover_prob: Float in [0, 1], probability of crossing the
-            tournament winner with a second winner before mutating it (with
-            the whole population in each tournament both are its best, so
-            only configurations whose estimates tie are mixed). Defaults to
-            0.5.
+            tournament winner with a second winner before mutating it. With
+            the whole population in each tournament both would be its best:
+            only configurations whose estimates tie are mixed, and with a
+            unique best there is no second tournament. Defaults to 0.5.
         mutation_scale: Float > 0, standard deviation of a numerical
             mutation in `value_to_prob` space (0.15: mostly a neighbouring
             value). Defaults to 0.15.
@@ -91,7 +100,7 @@ class GeneticOracle(EvolutionaryOracle):
         trial_timeout: Optional seconds after which a running trial counts as
             lost (its worker died) and goes to another worker. Defaults to
             None (never).
-        clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
+        clock: Optional `evokt.clock.Clock` for trial timeouts and the
             pacing of IDLE answers. Defaults to the system clock.
         constraints: Optional upper bounds on metrics (`{"params": 50000}`):
             a trial over them is never a parent nor recommended. Defaults to
@@ -107,6 +116,8 @@ class GeneticOracle(EvolutionaryOracle):
         reevaluation_share: Float in [0, 1), the largest share of
             `max_trials` spent on re-evaluations; 0 turns them off.
             Defaults to 0.15.
+        model_draw_share: Float in [0, 1], the share of the `candidates`
+            drawn from the model instead of bred. Defaults to 0.5.
     """
 
     def __init__(
@@ -130,6 +141,7 @@ class GeneticOracle(EvolutionaryOracle):
         candidates: int = DEFAULT_CANDIDATES,
         max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
         reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
+        model_draw_share: float = DEFAULT_MODEL_DRAW_SHARE,
     ):
         super().__init__(
             objective=objective,
@@ -148,20 +160,12 @@ class GeneticOracle(EvolutionaryOracle):
             candidates=candidates,
             max_evaluations=max_evaluations,
             reevaluation_share=reevaluation_share,
+            model_draw_share=model_draw_share,
         )
-        if population_size is None:
-            population_size = default_population_size(max_trials)
-        if population_size < 2:
-            raise ValueError(
-                f"`population_size` must be at least 2, got {population_size}."
-            )
-        if sample_size is None:
-            sample_size = default_sample_size(population_size, len(self.objectives))
-        if not 1 <= sample_size <= population_size:
-            raise ValueError(
-                "`sample_size` must be between 1 and `population_size` "
-                f"({population_size}), got {sample_size}."
-            )
+        population_size, sample_size = tournament_sizes(
+            default_population_size(max_trials) if population_size is None else population_size,
+            sample_size,
+            lambda population: default_sample_size(population, len(self.objectives)))
         if not 0.0 <= crossover_prob <= 1.0:
             raise ValueError(
                 f"`crossover_prob` must be in [0, 1], got {crossover_prob}."
@@ -170,34 +174,65 @@ class GeneticOracle(EvolutionaryOracle):
         self.sample_size = sample_size
         self.crossover_prob = crossover_prob
 
-    # Half of the candidates are drawn from the model rather than bred: on
-    # NAS-Bench-201 children of the population alone got stuck in one basin
-    # in about a third of the searches (docs/benchmarks.md).
-    model_draw_share = 0.5
-
-    def population(self) -> list:
+    def population(self) -> list[Trial]:
         """The most recent `population_size` completed configurations."""
         return self.completed_trials()[-self.population_size :]
 
-    def _tournament(self, population: list, rng: random.Random) -> Values:
-        contestants = rng.sample(population, self.sample_size)
+    def _tournament_key(self, population: list[Trial]) -> TrialOrder:
+        """The tournament's order of `population`'s trials, the best lowest.
+
+        With one objective, the estimated score in the objective's
+        direction. With several, NSGA-II's ranking of the population: a lower
+        front first, then the larger crowding distance (a sparser region of
+        the front).
+
+        Args:
+            population: The trials that breed.
+        """
         if len(self.objectives) == 1:
-            return self.best_of(contestants).hyperparameters.values
-        # NSGA-II's ranking of the population: a lower front first, then the
-        # larger crowding distance (a sparser region of the front).
+            sign = -1.0 if self.objective.direction == "max" else 1.0
+            return lambda trial: sign * self.estimated_score(trial)
         ranking = dict(zip((trial.trial_id for trial in population), rank_and_crowding(
             [objective_vector(trial, self.objectives) for trial in population]), strict=True))
-        winner = min(contestants, key=lambda trial: (ranking[trial.trial_id][0],
-                                                     -ranking[trial.trial_id][1]))
-        return winner.hyperparameters.values
+        return lambda trial: (ranking[trial.trial_id][0], -ranking[trial.trial_id][1])
+
+    def _tournament(
+        self, population: list[Trial], key: TrialOrder, rng: random.Random
+    ) -> Trial:
+        """The best by `key` of `sample_size` random members of `population`.
+
+        Args:
+            population: The trials that breed.
+            key: Their order, the best lowest (see `_tournament_key`).
+            rng: The generator for this proposal.
+        """
+        return min(rng.sample(population, self.sample_size), key=key)
+
+    def _has_rival(self, population: list[Trial], key: TrialOrder, winner: Trial) -> bool:
+        """Whether a second tournament could pick another trial than `winner`.
+
+        Not when each tournament holds the whole population (the default)
+        and `winner` alone is its best: both would pick `winner`, and
+        crossing it with itself would change nothing.
+
+        Args:
+            population: The trials that breed.
+            key: Their order, the best lowest.
+            winner: The first tournament's winner.
+        """
+        if self.sample_size < len(population):
+            return True
+        return sum(key(trial) == key(winner) for trial in population) > 1
 
     def breed(self, rng: random.Random, strength: int) -> Values | None:
         population = self.population()
         if len(population) < self.population_size:
             return None
-        parent = self._tournament(population, rng)
-        if rng.random() < self.crossover_prob:
-            other = self._tournament(population, rng)
+        key = self._tournament_key(population)
+        winner = self._tournament(population, key, rng)
+        parent = winner.hyperparameters.values
+        if self._has_rival(population, key, winner) and rng.random() < self.crossover_prob:
+            other = self._tournament(population, key, rng).hyperparameters.values
             parent = crossover.uniform_crossover(
                 self.hyperparameters, parent, other, rng
             )
@@ -235,9 +270,9 @@ class GeneticSearch(EvoktTuner):
             `{"params": 50000, "latency_ms": 2.0}`: a trial over them is
             recorded but never bred from nor recommended. Every trial's
             `params`, `latency_ms` and `model_bytes` are measured (see
-            `tuner_ext.oracles.measures`). Defaults to None.
+            `evokt.oracles.measures`). Defaults to None.
         folds: Integer, 1 to score each trial on the `validation_data`; K
-            (2 to 20) to score it by K-fold cross-validation on `x` and `y`
+            (2 to 10) to score it by K-fold cross-validation on `x` and `y`
             (all the data), the best models then refitted on all of it.
             Defaults to 1.
         candidates: Integer, candidates screened per proposal, see

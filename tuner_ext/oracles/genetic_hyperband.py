@@ -36,19 +36,24 @@ from typing import Any
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from tuner_ext.clock import Clock
-from tuner_ext.oracles import crossover
-from tuner_ext.oracles.defaults import DEFAULT_CROSSOVER_PROB
-from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
-from tuner_ext.oracles.defaults import GENETIC_HYPERBAND_POPULATION
-from tuner_ext.oracles.defaults import three_quarters_sample
-from tuner_ext.oracles.evolutionary import EvolutionaryOracle
-from tuner_ext.oracles.evolutionary import first_proposal
-from tuner_ext.oracles.space import Values
-from tuner_ext.oracles.trials import Constraints
-from tuner_ext.oracles.trials import has_score
-from tuner_ext.oracles.trials import is_feasible
-from tuner_ext.oracles.tuner import EvoktTuner
+from evokt.clock import Clock
+from evokt.oracles import crossover
+from evokt.oracles.constraints import Constraints
+from evokt.oracles.defaults import DEFAULT_CROSSOVER_PROB
+from evokt.oracles.defaults import DEFAULT_FACTOR
+from evokt.oracles.defaults import DEFAULT_MAX_TRIALS
+from evokt.oracles.defaults import DEFAULT_MUTATION_SCALE
+from evokt.oracles.defaults import DEFAULT_RANDOM_FRACTION
+from evokt.oracles.defaults import GENETIC_HYPERBAND_POPULATION
+from evokt.oracles.defaults import three_quarters_sample
+from evokt.oracles.defaults import tournament_sizes
+from evokt.oracles.evolutionary import EvolutionaryOracle
+from evokt.oracles.evolutionary import first_proposal
+from evokt.oracles.pareto import minimized
+from evokt.oracles.space import Values
+from evokt.oracles.trials import has_score
+from evokt.oracles.trials import is_feasible
+from evokt.oracles.tuner import EvoktTuner
 
 TrialStatus = trial_module.TrialStatus
 
@@ -60,10 +65,6 @@ BRACKET = "tuner/bracket"
 ROUND = "tuner/round"
 _PROTOCOL_KEYS = (EPOCHS, INITIAL_EPOCH, PARENT_TRIAL, BRACKET, ROUND)
 
-DEFAULT_FACTOR = 3
-DEFAULT_RANDOM_FRACTION = 0.2
-# Budget when none is given: as many epochs as this many fully trained models.
-DEFAULT_BUDGET_IN_FULL_TRAININGS = 10
 
 
 def rung_epochs(max_epochs: int, factor: int, min_epochs: int = 1) -> list[int]:
@@ -144,7 +145,7 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
         trial_timeout: Optional seconds after which a running trial counts as
             lost (its worker died) and goes to another worker. Defaults to
             None (never).
-        clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
+        clock: Optional `evokt.clock.Clock` for trial timeouts and the
             pacing of IDLE answers. Defaults to the system clock.
         constraints: Optional upper bounds on metrics (`{"params": 50000}`):
             a trial over them is never promoted, bred from nor recommended.
@@ -182,17 +183,11 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
                 f"`min_epochs` ({min_epochs}) must not exceed `max_epochs` ({max_epochs})."
             )
         if max_epochs_budget is None:
-            max_epochs_budget = DEFAULT_BUDGET_IN_FULL_TRAININGS * max_epochs
+            max_epochs_budget = DEFAULT_MAX_TRIALS * max_epochs
         epochs_of_rungs = rung_epochs(max_epochs, factor, min_epochs)
         _check_integer("max_epochs_budget", max_epochs_budget, epochs_of_rungs[0])
-        _check_integer("population_size", population_size, 2)
-        if sample_size is None:
-            sample_size = three_quarters_sample(population_size)
-        if not 1 <= sample_size <= population_size:
-            raise ValueError(
-                "`sample_size` must be between 1 and `population_size` "
-                f"({population_size}), got {sample_size}."
-            )
+        population_size, sample_size = tournament_sizes(population_size, sample_size,
+                                                        three_quarters_sample)
         if not 0.0 <= crossover_prob <= 1.0:
             raise ValueError(f"`crossover_prob` must be in [0, 1], got {crossover_prob}.")
         if not 0.0 <= random_fraction < 1.0:
@@ -250,8 +245,7 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
 
     def _ranked(self, trials: list[trial_module.Trial]) -> list[trial_module.Trial]:
         # Stable: equal scores keep their end order.
-        return sorted(trials, key=lambda trial: trial.score,
-                      reverse=self.objective.direction == "max")
+        return sorted(trials, key=lambda trial: minimized(trial.score, self.objective.direction))
 
     def population(self) -> list[trial_module.Trial]:
         """The parents of new networks: the last `population_size` completed
@@ -360,11 +354,11 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
         """The best trials within the constraints by score; on equal scores, the
         longer trained first. (Several objectives are summed, as KerasTuner's
         Hyperband sums them; the tuner's `pareto_front()` reports the front.)"""
-        sign = -1 if self.objective.direction == "max" else 1
         completed = sorted(
             (trial for trial in self.trials.values() if trial.status == TrialStatus.COMPLETED
              and is_feasible(trial, self.constraints)),
-            key=lambda trial: (sign * trial.score, -trial.hyperparameters.values.get(EPOCHS, 0)),
+            key=lambda trial: (minimized(trial.score, self.objective.direction),
+                               -trial.hyperparameters.values.get(EPOCHS, 0)),
         )
         others = [trial for trial in self.trials.values() if trial.status != TrialStatus.COMPLETED]
         return (completed + others)[:num_trials]

@@ -14,17 +14,18 @@ from typing import Any
 
 import keras_tuner
 
-from tuner_ext.clock import Clock
-from tuner_ext.oracles.defaults import DEFAULT_CANDIDATES
-from tuner_ext.oracles.defaults import DEFAULT_MAX_EVALUATIONS
-from tuner_ext.oracles.defaults import DEFAULT_MUTATION_SCALE
-from tuner_ext.oracles.defaults import DEFAULT_REEVALUATION_SHARE
-from tuner_ext.oracles.defaults import default_random_starts
-from tuner_ext.oracles.evolutionary import EvolutionaryOracle
-from tuner_ext.oracles.pareto import trial_fronts
-from tuner_ext.oracles.space import Values
-from tuner_ext.oracles.trials import Constraints
-from tuner_ext.oracles.tuner import EvoktTuner
+from evokt.clock import Clock
+from evokt.oracles.constraints import Constraints
+from evokt.oracles.defaults import DEFAULT_CANDIDATES
+from evokt.oracles.defaults import DEFAULT_MAX_EVALUATIONS
+from evokt.oracles.defaults import DEFAULT_MAX_MUTATIONS
+from evokt.oracles.defaults import DEFAULT_MUTATION_SCALE
+from evokt.oracles.defaults import DEFAULT_REEVALUATION_SHARE
+from evokt.oracles.defaults import default_random_starts
+from evokt.oracles.evolutionary import EvolutionaryOracle
+from evokt.oracles.pareto import trial_fronts
+from evokt.oracles.space import Values
+from evokt.oracles.tuner import EvoktTuner
 
 
 class GreedyOracle(EvolutionaryOracle):
@@ -59,7 +60,7 @@ class GreedyOracle(EvolutionaryOracle):
         trial_timeout: Optional seconds after which a running trial counts as
             lost (its worker died) and goes to another worker. Defaults to
             None (never).
-        clock: Optional `tuner_ext.clock.Clock` for trial timeouts and the
+        clock: Optional `evokt.clock.Clock` for trial timeouts and the
             pacing of IDLE answers. Defaults to the system clock.
         constraints: Optional upper bounds on metrics (`{"params": 50000}`):
             a trial over them is never a parent nor recommended. Defaults to
@@ -75,6 +76,10 @@ class GreedyOracle(EvolutionaryOracle):
         reevaluation_share: Float in [0, 1), the largest share of
             `max_trials` spent on re-evaluations; 0 turns them off.
             Defaults to 0.15.
+        model_draw_share: Float in [0, 1], the share of the `candidates`
+            drawn from the model instead of stepping from the best.
+            Defaults to 0.0: every candidate is a step while enough untried
+            ones can be bred.
     """
 
     def __init__(
@@ -82,7 +87,7 @@ class GreedyOracle(EvolutionaryOracle):
         objective: Any = None,
         max_trials: int | None = 10,
         random_starts: int | None = None,
-        max_mutations: int = 2,
+        max_mutations: int = DEFAULT_MAX_MUTATIONS,
         mutation_scale: float = DEFAULT_MUTATION_SCALE,
         initial_hps: Sequence[Values] | None = None,
         seed: int | None = None,
@@ -97,6 +102,7 @@ class GreedyOracle(EvolutionaryOracle):
         candidates: int = DEFAULT_CANDIDATES,
         max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
         reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
+        model_draw_share: float = 0.0,
     ):
         super().__init__(
             objective=objective,
@@ -115,6 +121,7 @@ class GreedyOracle(EvolutionaryOracle):
             candidates=candidates,
             max_evaluations=max_evaluations,
             reevaluation_share=reevaluation_share,
+            model_draw_share=model_draw_share,
         )
         if random_starts is None:
             random_starts = default_random_starts(max_trials)
@@ -130,20 +137,16 @@ class GreedyOracle(EvolutionaryOracle):
         self.max_mutations = max_mutations
 
     def breed(self, rng: random.Random, strength: int) -> Values | None:
+        completed = self.completed_trials()
+        if len(completed) < self.random_starts:
+            return None
         if len(self.objectives) == 1:
             # The ranking is computed once per ended trial, not per child.
-            ranked = self._ranking().ranked
-            if len(ranked) < self.random_starts:
-                return None
-            best = ranked[0].trial.hyperparameters.values
+            best = self._ranking().ranked[0].trial
         else:  # climbs from any point of the Pareto front
-            completed = self.completed_trials()
-            if len(completed) < self.random_starts:
-                return None
-            best = rng.choice(trial_fronts(completed, self.objectives)[0]).hyperparameters.values
-        return self.mutate(
-            best, rng, strength, num_mutations=rng.randint(1, self.max_mutations)
-        )
+            best = rng.choice(trial_fronts(completed, self.objectives)[0])
+        return self.mutate(best.hyperparameters.values, rng, strength,
+                           num_mutations=rng.randint(1, self.max_mutations))
 
 
 class GreedySearch(EvoktTuner):
@@ -172,9 +175,9 @@ class GreedySearch(EvoktTuner):
             `{"params": 50000, "latency_ms": 2.0}`: a trial over them is
             recorded but never bred from nor recommended. Every trial's
             `params`, `latency_ms` and `model_bytes` are measured (see
-            `tuner_ext.oracles.measures`). Defaults to None.
+            `evokt.oracles.measures`). Defaults to None.
         folds: Integer, 1 to score each trial on the `validation_data`; K
-            (2 to 20) to score it by K-fold cross-validation on `x` and `y`
+            (2 to 10) to score it by K-fold cross-validation on `x` and `y`
             (all the data), the best models then refitted on all of it.
             Defaults to 1.
         candidates: Integer, candidates screened per proposal, see
@@ -193,7 +196,7 @@ class GreedySearch(EvoktTuner):
         objective: Any = None,
         max_trials: int = 10,
         random_starts: int | None = None,
-        max_mutations: int = 2,
+        max_mutations: int = DEFAULT_MAX_MUTATIONS,
         mutation_scale: float = DEFAULT_MUTATION_SCALE,
         initial_hps: Sequence[Values] | None = None,
         seed: int | None = None,

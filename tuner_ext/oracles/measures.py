@@ -1,14 +1,14 @@
 """What evokt measures of every trial's model itself: size and speed, as metrics.
 
 Every trial of evokt's tuners (and of every strategy `evokt search` runs)
-records three metrics (`tuner_ext.oracles.defaults.MEASURED_METRICS`) beside
+records three metrics (`evokt.oracles.defaults.MEASURED_METRICS`) beside
 those its training reports, so they can be objectives and constraints without
 user code:
 
 - `params`: trainable and non-trainable parameters;
 - `latency_ms`: median milliseconds of a single-row prediction on this
   machine, through the compiled call the service predicts with
-  (`hypermodels.inference`), over `LATENCY_CALLS` calls after warm-up (fewer,
+  (`evokt.hypermodels.inference`), over `LATENCY_CALLS` calls after warm-up (fewer,
   at least 20, for a model so slow they would take over `LATENCY_SECONDS`);
 - `model_bytes`: the size of the model saved as a `.keras` file.
 
@@ -78,7 +78,7 @@ def input_shape_of(model: keras.Model) -> tuple[int, ...]:
 
 def measure_latency_ms(model: keras.Model) -> float:
     """Median milliseconds of a single-row prediction, through the compiled call."""
-    from hypermodels.inference import compile_inference
+    from evokt.hypermodels.inference import compile_inference
 
     input_shape = input_shape_of(model)
     infer = compile_inference(model, input_shape)

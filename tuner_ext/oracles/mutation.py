@@ -19,8 +19,8 @@ from keras_tuner.engine import hyperparameters as space_types
 from keras_tuner.engine.hyperparameters import HyperParameter
 from keras_tuner.engine.hyperparameters import HyperParameters
 
-from tuner_ext.oracles import space as space_lib
-from tuner_ext.oracles.space import Values
+from evokt.oracles import space as space_lib
+from evokt.oracles.space import Values
 
 # Draws of the Gaussian step before a discrete value falls back to its neighbour.
 _GAUSSIAN_TRIES = 8

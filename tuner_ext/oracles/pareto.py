@@ -22,6 +22,16 @@ if TYPE_CHECKING:  # The functions only read attributes: the service uses them w
 Vector = tuple[float, ...]
 
 
+def minimized(value: float, direction: str) -> float:
+    """`value` as a value to minimise: negated for an objective to maximise.
+
+    Args:
+        value: An objective's value.
+        direction: "min" or "max", the objective's direction.
+    """
+    return -value if direction == "max" else value
+
+
 def objectives_of(objective: keras_tuner.Objective) -> list[keras_tuner.Objective]:
     """The single objectives a (possibly multi-) objective is made of."""
     return list(getattr(objective, "objectives", [objective]))
@@ -58,7 +68,7 @@ def objective_vector(
         value = objective_value(trial, objective)
         if value is None or not math.isfinite(value):
             return None
-        vector.append(-value if objective.direction == "max" else value)
+        vector.append(minimized(value, objective.direction))
     return tuple(vector)
 
 

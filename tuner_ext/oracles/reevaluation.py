@@ -4,7 +4,7 @@ Scores are noisy, so the configuration ranked first is often the luckiest
 draw among the good ones. Before it can be recommended it is evaluated again
 (a new trial with the same values, trained with another seed), and so is the
 configuration that could most likely overtake it (the best optimistic
-estimate, see `tuner_ext.oracles.estimate`), until each has `max_evaluations` scores.
+estimate, see `evokt.oracles.estimate`), until each has `max_evaluations` scores.
 A configuration that a lucky score put first thus drops back if it was luck,
 and one that an unlucky score hid gets another chance: the leader and its
 strongest challenger, as in best-arm identification (LUCB, Kalyanakrishnan
@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tuner_ext.oracles.estimate import Configuration
-from tuner_ext.oracles.estimate import Ranking
+from evokt.oracles.estimate import Configuration
+from evokt.oracles.estimate import Ranking
+from evokt.oracles.pareto import minimized
 
 # Configurations considered for re-evaluation: the leader and this many
 # challengers.
@@ -71,15 +72,15 @@ def to_reevaluate(
         if reevaluation in running:
             pending[original] = pending.get(original, 0) + 1
     leader = ranking.ranked[0]
-    sign = 1 if direction == "max" else -1
-    leader_estimate = ranking.estimates[leader.trial.trial_id]
+    leader_estimate = minimized(ranking.estimates[leader.trial.trial_id], direction)
     challengers = sorted(
         ranking.ranked[1:],
-        key=lambda configuration: -sign * ranking.optimistic[configuration.trial.trial_id],
+        key=lambda configuration: minimized(ranking.optimistic[configuration.trial.trial_id],
+                                            direction),
     )[:CHALLENGERS]
     for configuration in [leader] + challengers:
         original = configuration.trial.trial_id
-        could_lead = sign * (ranking.optimistic[original] - leader_estimate) > 0
+        could_lead = minimized(ranking.optimistic[original], direction) < leader_estimate
         evaluations = len(configuration.scores) + pending.get(original, 0)
         if (configuration is leader or could_lead) and evaluations < max_evaluations:
             return configuration

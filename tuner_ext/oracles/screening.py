@@ -29,8 +29,8 @@ import numpy as np
 from keras_tuner.engine.hyperparameters import HyperParameter
 from keras_tuner.engine.hyperparameters import HyperParameters
 
-from tuner_ext.oracles import space as space_lib
-from tuner_ext.oracles.space import Values
+from evokt.oracles import space as space_lib
+from evokt.oracles.space import Values
 
 # Completed configurations before the model is trusted (Optuna's TPE also
 # starts after 10 trials).

@@ -19,10 +19,9 @@ from collections.abc import Mapping
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from tuner_ext.oracles import pareto
-
-# metric -> the largest value a trial may have; None or empty for no constraint.
-Constraints = Mapping[str, float] | None
+from evokt.oracles import pareto
+from evokt.oracles.constraints import Constraints
+from evokt.oracles.constraints import broken_constraints
 
 
 def reevaluations_in(state: Mapping) -> dict[str, str]:
@@ -50,14 +49,9 @@ def has_score(trial: trial_module.Trial) -> bool:
 def violations(trial: trial_module.Trial, constraints: Constraints) -> list[str]:
     """The constraints a trial breaks, in words ("params 120000 > 50000");
     a metric it did not record breaks its constraint."""
-    broken = []
-    for metric, limit in (constraints or {}).items():
-        value = trial.metrics.get_last_value(metric) if trial.metrics.exists(metric) else None
-        if value is None:
-            broken.append(f"{metric} not recorded")
-        elif value > limit:
-            broken.append(f"{metric} {value:g} > {limit:g}")
-    return broken
+    return broken_constraints(
+        {metric: trial.metrics.get_last_value(metric)
+         for metric in (constraints or {}) if trial.metrics.exists(metric)}, constraints)
 
 
 def is_feasible(trial: trial_module.Trial, constraints: Constraints) -> bool:

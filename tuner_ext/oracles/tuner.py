@@ -1,12 +1,12 @@
 """`EvoktTuner`: what evokt's tuners add to `keras_tuner.Tuner`.
 
 - Every trial's model is measured (`params`, `latency_ms`, `model_bytes`, see
-  `tuner_ext.oracles.measures`), so they can be objectives and constraints
+  `evokt.oracles.measures`), so they can be objectives and constraints
   without user code.
 - The tuner knows its recommended trials and its Pareto front under the
   search's constraints.
 - With `folds=K`, each trial is scored by K-fold cross-validation on all the
-  data `search` is given (`tuner_ext.oracles.cross_validation`), and a model
+  data `search` is given (`evokt.oracles.cross_validation`), and a model
   is refitted on all of it, for its best mean number of epochs, when it is
   asked for (`get_best_models`, evokt's export).
 
@@ -31,15 +31,15 @@ from keras_tuner.engine.tuner import maybe_distribute
 from keras_tuner.src import backend
 from keras_tuner.src import utils
 
-from tuner_ext.oracles.cross_validation import MAX_FOLDS
-from tuner_ext.oracles.cross_validation import fold_indices
-from tuner_ext.oracles.cross_validation import mean_history
-from tuner_ext.oracles.defaults import MEASURED_METRICS
-from tuner_ext.oracles.measures import ModelMeasures
-from tuner_ext.oracles.pareto import objectives_of
-from tuner_ext.oracles.pareto import pareto_front
-from tuner_ext.oracles.trials import Constraints
-from tuner_ext.oracles.trials import recommended_trials
+from evokt.oracles.constraints import Constraints
+from evokt.oracles.cross_validation import fold_indices
+from evokt.oracles.cross_validation import mean_history
+from evokt.oracles.defaults import MAX_FOLDS
+from evokt.oracles.defaults import MEASURED_METRICS
+from evokt.oracles.measures import ModelMeasures
+from evokt.oracles.pareto import objectives_of
+from evokt.oracles.pareto import pareto_front
+from evokt.oracles.trials import recommended_trials
 
 # KerasTuner's words, for the same mistake.
 NO_HYPERMODEL_MESSAGE = (
@@ -60,7 +60,7 @@ class EvoktTuner(keras_tuner.Tuner):
             recommended by `get_best_trials`' followers here (and, with evokt's
             oracles, never bred from).
         folds: Integer, 1 to score each trial on the `validation_data` given
-            to `search`; K (2 to 20) to score it by K-fold cross-validation on
+            to `search`; K (2 to 10) to score it by K-fold cross-validation on
             `x` and `y`, which should then hold all the data (any
             `validation_data` is not used). Defaults to 1.
         **kwargs: Keyword arguments of `keras_tuner.Tuner`.

@@ -15,22 +15,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import socket
 import sys
 from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-from hypermodels.auto import HYPERMODELS
-from hypermodels.errors import EvoktError
-from hypermodels.tasks import TASKS
-from tuner_ext.search.errors import SearchFailedError
-from tuner_ext.search.layout import BEST_FILE
-from tuner_ext.search.spec import SearchSpec
-from tuner_ext.search.spec import prepare_project
-from tuner_ext.search.strategies import EPOCH_BUDGETED
-from tuner_ext.search.strategies import STRATEGIES
+from evokt.hypermodels.errors import EvoktError
+from evokt.hypermodels.tasks import TASKS
+from evokt.search.errors import SearchFailedError
+from evokt.search.layout import BEST_FILE
+from evokt.search.names import as_name
+from evokt.search.settings import Setting
+from evokt.search.spec import SETTING
+from evokt.search.spec import SETTINGS
+from evokt.search.spec import SearchSpec
+from evokt.search.spec import prepare_project
+from evokt.search.strategies import EPOCH_BUDGETED
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -81,11 +82,8 @@ def add_search_parser(commands: argparse._SubParsersAction) -> None:
     _add_data_arguments(search.add_argument_group("data (one of; default: --dataset digits)"))
     _add_strategy_arguments(search.add_argument_group("search"))
     cluster = search.add_argument_group("parallel and distributed search")
-    cluster.add_argument(
-        "--workers", type=int, metavar="N",
-        help="train N trials at once in N local worker processes (each with its share "
-        "of the cores); with --chief, local workers beside the remote ones",
-    )
+    _add_setting(cluster, SETTING["workers"],
+                 "; with --chief, local workers beside the remote ones (default there: none)")
     cluster.add_argument(
         "--chief", action="store_true",
         help="serve the oracle to workers on other machines ('evokt worker'); the port "
@@ -132,33 +130,33 @@ def _add_data_arguments(source: argparse._ArgumentGroup) -> None:
     )
 
 
+def _add_setting(group: argparse._ArgumentGroup, setting: Setting, more_help: str = "") -> None:
+    """The flag of a declared search setting (`--max-trials` for `max_trials`).
+
+    Left out, it is absent from the parsed arguments, and the spec's default
+    applies; the spec checks the value, as it checks the service's.
+
+    Args:
+        group: Where the flag goes.
+        setting: Its declaration.
+        more_help: Words added to the setting's help.
+    """
+    kwargs: dict[str, Any] = {
+        "default": argparse.SUPPRESS,
+        "help": f"{setting.help}{more_help} (default: {setting.default_words()})",
+    }
+    if setting.kind == "choice":
+        kwargs["metavar"] = "{" + ",".join(setting.choices) + "}"
+    else:
+        kwargs["metavar"] = setting.metavar
+        kwargs["type"] = {"int": int, "float": float}.get(setting.kind, str)
+    group.add_argument("--" + setting.name.replace("_", "-"), **kwargs)
+
+
 def _add_strategy_arguments(model: argparse._ArgumentGroup) -> None:
-    model.add_argument(
-        "--hypermodel",
-        default="auto",
-        choices=["auto", *HYPERMODELS],
-        help="network family; auto picks cnn for images, sequence for "
-        "(timesteps, features) and mlp for feature vectors",
-    )
-    model.add_argument(
-        "--oracle",
-        default="genetic",
-        choices=list(STRATEGIES),
-        help="search strategy: "
-        + "; ".join(f"{name}: {strategy.summary}" for name, strategy in STRATEGIES.items()),
-    )
-    model.add_argument("--max-trials", type=int, default=10, metavar="N", help="trials to run")
-    model.add_argument(
-        "--epochs", type=int, default=5, metavar="E",
-        help="training epochs per trial (hyperband, genetic-hyperband: at most)",
-    )
-    model.add_argument(
-        "--max-epochs-budget", type=int, metavar="E",
-        help="genetic-hyperband: training epochs of all trials together, a promoted "
-        "trial counting only the epochs it adds (default: --max-trials x --epochs)",
-    )
-    model.add_argument("--batch-size", type=int, default=32, metavar="B",
-                       help="training batch size")
+    for setting in SETTINGS:
+        if setting.name != "workers":
+            _add_setting(model, setting)
     model.add_argument(
         "--objective",
         action="append",
@@ -167,29 +165,6 @@ def _add_strategy_arguments(model: argparse._ArgumentGroup) -> None:
         "(regression default), val_mae, ..., or what evokt measures of every model: params, "
         "latency_ms, model_bytes; repeat it for a multi-objective (Pareto) search, e.g. "
         "--objective val_accuracy --objective params:min",
-    )
-    model.add_argument(
-        "--max-params", type=int, metavar="N",
-        help="constraint: trials with more parameters are recorded, never bred from nor exported",
-    )
-    model.add_argument(
-        "--max-latency-ms", type=float, metavar="MS",
-        help="constraint on the single-row prediction latency, likewise",
-    )
-    model.add_argument(
-        "--folds", type=int, default=1, metavar="K",
-        help="score trials by K-fold cross-validation on all the data (for small data; the "
-        "exported model is refitted on all of it); 1 holds out a fifth for validation",
-    )
-    model.add_argument(
-        "--pick", metavar="WHAT",
-        help="which model to export: the recommended one (default; with several objectives the "
-        "front's best in the first), an objective's name (the front's best in it), knee (the "
-        "front's knee point) or a trial id",
-    )
-    model.add_argument(
-        "--seed", type=int, default=0, metavar="S",
-        help="seed of the split, the oracle and the initial weights",
     )
     model.add_argument(
         "--option",
@@ -226,8 +201,8 @@ def add_worker_parser(commands: argparse._SubParsersAction) -> None:
                         help="the chief's --listen address")
     worker.add_argument("--project-dir", default="evokt-search", metavar="DIR",
                         help="the chief's --project-dir, shared")
-    default_id = re.sub(r"[^A-Za-z0-9_-]", "-", f"worker-{socket.gethostname()}-{os.getpid()}")
-    worker.add_argument("--tuner-id", default=default_id[:64], help="this worker's unique id")
+    default_id = as_name(f"worker-{socket.gethostname()}-{os.getpid()}")
+    worker.add_argument("--tuner-id", default=default_id, help="this worker's unique id")
     worker.add_argument("--threads", type=int, metavar="N",
                         help="TensorFlow threads (default: all cores)")
 
@@ -258,7 +233,7 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _load_initial_hps(source: str) -> list[dict]:
     if source == SEED_CNN:
-        from hypermodels.presets import SEED_CNN_PRESETS
+        from evokt.hypermodels.presets import SEED_CNN_PRESETS
 
         return SEED_CNN_PRESETS
     try:
@@ -287,27 +262,18 @@ def spec_from_args(args: argparse.Namespace) -> SearchSpec:
     dataset = args.dataset
     if not (dataset or args.csv or args.npz):
         dataset = "digits"
+    given = {setting.name: getattr(args, setting.name) for setting in SETTINGS
+             if hasattr(args, setting.name)}
     return SearchSpec(
         dataset=dataset,
         csv=args.csv,
         npz=args.npz,
         target=args.target,
         task=args.task,
-        hypermodel=args.hypermodel,
-        oracle=args.oracle,
-        max_trials=args.max_trials,
-        epochs=args.epochs,
         objective=args.objective[0] if args.objective and len(args.objective) == 1
         else args.objective,
-        seed=args.seed,
-        batch_size=args.batch_size,
         oracle_options=options,
-        workers=args.workers or 1,
-        max_params=args.max_params,
-        max_latency_ms=args.max_latency_ms,
-        max_epochs_budget=args.max_epochs_budget,
-        folds=args.folds,
-        pick=args.pick,
+        **given,
     )
 
 
@@ -319,7 +285,6 @@ def _import_tensorflow_quietly() -> None:
     they say nothing to a user of this tool. Python errors still surface:
     the exception is raised after standard error is restored.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -343,11 +308,11 @@ def run_search_command(args: argparse.Namespace) -> int:
     _import_tensorflow_quietly()
     from rich.console import Console
 
-    from tuner_ext.oracles.pareto import objectives_of
-    from tuner_ext.oracles.trials import reevaluations_in
-    from tuner_ext.search.pipeline import run_prepared_search
-    from tuner_ext.search.progress import ProgressDisplay
-    from tuner_ext.search.results import results_table
+    from evokt.oracles.pareto import objectives_of
+    from evokt.oracles.trials import reevaluations_in
+    from evokt.search.pipeline import run_prepared_search
+    from evokt.search.progress import ProgressDisplay
+    from evokt.search.results import results_table
 
     console = Console()
     if args.resume:
@@ -385,15 +350,15 @@ def _distribution(args: argparse.Namespace):
     """The chief's settings with --chief, else None (the spec decides)."""
     if not args.chief:
         return None
-    from tuner_ext.search.distributed import Distribution
-    from tuner_ext.search.distributed import free_port
-    from tuner_ext.search.distributed import parse_address
+    from evokt.search.distributed import Distribution
+    from evokt.search.distributed import free_port
+    from evokt.search.distributed import parse_address
 
     host, port = parse_address(args.listen)
     port = port or free_port(host)
     print(f"Chief listening on {host}:{port}; join with: evokt worker --chief "
           f"{host}:{port} --project-dir {os.path.abspath(args.project_dir)}", file=sys.stderr)
-    return Distribution(host, port, local_workers=args.workers or 0)
+    return Distribution(host, port, local_workers=getattr(args, "workers", 0))
 
 
 def run_summary_command(args: argparse.Namespace) -> int:
@@ -401,14 +366,14 @@ def run_summary_command(args: argparse.Namespace) -> int:
     _import_tensorflow_quietly()
     from rich.console import Console
 
-    from tuner_ext.oracles.trials import has_score
-    from tuner_ext.oracles.trials import is_feasible
-    from tuner_ext.oracles.trials import violations
-    from tuner_ext.search.pipeline import resolve_objective
-    from tuner_ext.search.results import load_reevaluations
-    from tuner_ext.search.results import load_trials
-    from tuner_ext.search.results import results_table
-    from tuner_ext.search.results import status_counts
+    from evokt.oracles.trials import has_score
+    from evokt.oracles.trials import is_feasible
+    from evokt.oracles.trials import violations
+    from evokt.search.pipeline import resolve_objective
+    from evokt.search.results import load_reevaluations
+    from evokt.search.results import load_trials
+    from evokt.search.results import results_table
+    from evokt.search.results import status_counts
 
     trials = load_trials(args.project_dir)
     if not trials:
@@ -418,8 +383,8 @@ def run_summary_command(args: argparse.Namespace) -> int:
     ended = sum(count for status, count in counts.items() if status != "RUNNING")
     listed = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
     if spec.oracle in EPOCH_BUDGETED:
-        from tuner_ext.oracles.genetic_hyperband import epochs_added
-        from tuner_ext.search.strategies import epoch_budget
+        from evokt.oracles.genetic_hyperband import epochs_added
+        from evokt.search.strategies import epoch_budget
 
         trained = sum(epochs_added(trial.hyperparameters.values) for trial in trials)
         budget = epoch_budget(spec.max_trials, spec.epochs, spec.max_epochs_budget)
@@ -445,7 +410,7 @@ def run_summary_command(args: argparse.Namespace) -> int:
 
 def run_worker_command(args: argparse.Namespace) -> int:
     _import_tensorflow_quietly()
-    from tuner_ext.search.worker import run_worker
+    from evokt.search.worker import run_worker
 
     run_worker(args.chief, args.project_dir, args.tuner_id, args.threads)
     return 0

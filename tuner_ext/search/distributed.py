@@ -29,12 +29,12 @@ from dataclasses import dataclass
 
 import keras_tuner
 
-from tuner_ext.clock import SYSTEM_CLOCK
-from tuner_ext.clock import Clock
-from tuner_ext.search.errors import SpecError
-from tuner_ext.search.observe import SearchObserver
-from tuner_ext.supervisor import RestartBudget
-from tuner_ext.supervisor import Supervisor
+from evokt.clock import SYSTEM_CLOCK
+from evokt.clock import Clock
+from evokt.search.errors import SpecError
+from evokt.search.observe import SearchObserver
+from evokt.supervisor import RestartBudget
+from evokt.supervisor import Supervisor
 
 CHIEF_ID = "chief"
 # Local workers started again after dying, at most, before the chief gives up.
@@ -123,8 +123,10 @@ class LocalWorkers:
         threads = str(threads_per_worker(self.distribution.local_workers))
         self.supervisor.start(
             tuner_id,
-            [sys.executable, "-m", "tuner_ext.search.worker", "--chief", self.distribution.address,
-             "--project-dir", self.project_dir, "--tuner-id", tuner_id, "--threads", threads],
+            # `evokt worker`, with the interpreter of this process.
+            [sys.executable, "-m", "evokt.search.cli", "worker", "--chief",
+             self.distribution.address, "--project-dir", self.project_dir, "--tuner-id", tuner_id,
+             "--threads", threads],
         )
 
     def check(self, search_done: bool) -> None:

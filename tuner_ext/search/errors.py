@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypermodels.errors import EvoktError
+from evokt.hypermodels.errors import EvoktError
 
 
 class SpecError(EvoktError):

@@ -16,24 +16,24 @@ import tempfile
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from hypermodels.data import Dataset
-from tuner_ext.compat import write_json_atomically
-from tuner_ext.oracles.defaults import MEASURED_METRICS
-from tuner_ext.oracles.pareto import knee_point
-from tuner_ext.oracles.pareto import objective_value
-from tuner_ext.oracles.pareto import objective_vector
-from tuner_ext.oracles.pareto import objectives_of
-from tuner_ext.oracles.pareto import pareto_front
-from tuner_ext.oracles.trials import has_score
-from tuner_ext.oracles.trials import is_feasible
-from tuner_ext.oracles.trials import recommended_trials
-from tuner_ext.oracles.trials import reevaluations_in
-from tuner_ext.search.errors import NoCompletedTrialError
-from tuner_ext.search.errors import SpecError
-from tuner_ext.search.layout import BEST_FILE
-from tuner_ext.search.layout import FRONT_DIR
-from tuner_ext.search.layout import MODEL_FILE
-from tuner_ext.search.spec import SearchSpec
+from evokt.compat import write_json_atomically
+from evokt.hypermodels.data import Dataset
+from evokt.oracles.defaults import MEASURED_METRICS
+from evokt.oracles.pareto import knee_point
+from evokt.oracles.pareto import objective_value
+from evokt.oracles.pareto import objective_vector
+from evokt.oracles.pareto import objectives_of
+from evokt.oracles.pareto import pareto_front
+from evokt.oracles.trials import has_score
+from evokt.oracles.trials import is_feasible
+from evokt.oracles.trials import recommended_trials
+from evokt.oracles.trials import reevaluations_in
+from evokt.search.errors import NoCompletedTrialError
+from evokt.search.errors import SpecError
+from evokt.search.layout import BEST_FILE
+from evokt.search.layout import FRONT_DIR
+from evokt.search.layout import MODEL_FILE
+from evokt.search.spec import SearchSpec
 
 
 def chosen_trial(oracle: keras_tuner.Oracle, spec: SearchSpec) -> trial_module.Trial:

@@ -10,8 +10,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-NAME_PATTERN = "[A-Za-z0-9_-]{1,64}"
+NAME_CHARACTERS = "A-Za-z0-9_-"
+MAX_NAME_LENGTH = 64
+NAME_PATTERN = f"[{NAME_CHARACTERS}]{{1,{MAX_NAME_LENGTH}}}"
 _NAME = re.compile(NAME_PATTERN)
+_NOT_NAME_CHARACTER = re.compile(f"[^{NAME_CHARACTERS}]")
+
+
+def as_name(text: str) -> str:
+    """`text` made a valid name: each character a name cannot hold becomes
+    `-`, and it is cut to the longest name.
+
+    Args:
+        text: Any non-empty text.
+    """
+    return _NOT_NAME_CHARACTER.sub("-", text)[:MAX_NAME_LENGTH]
 
 
 def is_valid_name(value: Any) -> bool:

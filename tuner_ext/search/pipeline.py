@@ -16,25 +16,26 @@ import keras
 import keras_tuner
 from keras_tuner.src.engine.objective import create_objective
 
-from hypermodels import default_objective
-from hypermodels import hypermodel_for
-from hypermodels.data import Dataset
-from tuner_ext.compat import write_json_atomically
-from tuner_ext.oracles.defaults import MEASURED_METRICS
-from tuner_ext.oracles.pareto import objectives_of
-from tuner_ext.search.distributed import CHIEF_ID
-from tuner_ext.search.distributed import Distribution
-from tuner_ext.search.distributed import cluster_environment
-from tuner_ext.search.distributed import free_port
-from tuner_ext.search.distributed import run_chief
-from tuner_ext.search.errors import SearchFailedError
-from tuner_ext.search.errors import SpecError
-from tuner_ext.search.export import export_best
-from tuner_ext.search.layout import SPEC_FILE
-from tuner_ext.search.observe import SearchObserver
-from tuner_ext.search.spec import SearchSpec
-from tuner_ext.search.spec import prepare_project
-from tuner_ext.search.strategies import create_tuner
+from evokt.compat import write_json_atomically
+from evokt.hypermodels import default_objective
+from evokt.hypermodels import hypermodel_for
+from evokt.hypermodels.data import Dataset
+from evokt.oracles.defaults import MEASURED_METRICS
+from evokt.oracles.pareto import objectives_of
+from evokt.search.distributed import CHIEF_ID
+from evokt.search.distributed import Distribution
+from evokt.search.distributed import cluster_environment
+from evokt.search.distributed import free_port
+from evokt.search.distributed import run_chief
+from evokt.search.errors import SearchFailedError
+from evokt.search.errors import SpecError
+from evokt.search.export import export_best
+from evokt.search.layout import SPEC_FILE
+from evokt.search.observe import SearchObserver
+from evokt.search.spec import SearchSpec
+from evokt.search.spec import parse_objective
+from evokt.search.spec import prepare_project
+from evokt.search.strategies import create_tuner
 
 # How KerasTuner's error for too many failed trials in a row begins.
 _CONSECUTIVE_FAILURES = "Number of consecutive failures"
@@ -66,7 +67,7 @@ def objective_for(spec: SearchSpec, task: str) -> keras_tuner.Objective | list:
 def resolve_objective(text: str) -> keras_tuner.Objective:
     """The objective `NAME` or `NAME:min`/`NAME:max` names; the direction of a
     bare name is evokt's for the metrics it measures, else KerasTuner's guess."""
-    name, _, direction = text.partition(":")
+    name, direction = parse_objective(text)
     direction = direction or MEASURED_METRICS.get(name)
     if direction:
         return keras_tuner.Objective(name, direction)
@@ -93,9 +94,9 @@ def run_search(
 
     Raises:
         SpecError: Bad options or project directory.
-        hypermodels.errors.DataError: Missing or unusable data.
-        tuner_ext.search.errors.NoCompletedTrialError: No trial completed.
-        tuner_ext.search.errors.SearchFailedError: Too many trials failed in
+        evokt.hypermodels.errors.DataError: Missing or unusable data.
+        evokt.search.errors.NoCompletedTrialError: No trial completed.
+        evokt.search.errors.SearchFailedError: Too many trials failed in
             a row.
     """
     spec = prepare_project(spec, project_dir, resume)
@@ -123,19 +124,12 @@ def build_tuner(
     objective = objective_for(spec, dataset.task)
     try:
         return create_tuner(
-            spec.oracle,
+            spec,
             hypermodel,
             objective=objective,
-            max_trials=spec.max_trials,
-            epochs=spec.epochs,
-            seed=spec.seed,
             directory=os.path.dirname(project_dir),
             project_name=os.path.basename(project_dir),
             overwrite=False,
-            options=spec.oracle_options,
-            constraints=spec.constraints,
-            folds=spec.folds,
-            max_epochs_budget=spec.max_epochs_budget,
             observer=observer,
         )
     except ValueError as error:

@@ -19,12 +19,12 @@ from rich.progress import TextColumn
 from rich.progress import TimeElapsedColumn
 from rich.progress import TimeRemainingColumn
 
-from tuner_ext.oracles.pareto import objective_value
-from tuner_ext.oracles.pareto import objectives_of
-from tuner_ext.oracles.trials import Constraints
-from tuner_ext.oracles.trials import best_scored_trial
-from tuner_ext.oracles.trials import has_score
-from tuner_ext.search.observe import SearchObserver
+from evokt.oracles.constraints import Constraints
+from evokt.oracles.pareto import objective_value
+from evokt.oracles.pareto import objectives_of
+from evokt.oracles.trials import best_scored_trial
+from evokt.oracles.trials import has_score
+from evokt.search.observe import SearchObserver
 
 
 class ProgressDisplay(SearchObserver):

@@ -17,14 +17,14 @@ import keras_tuner
 from keras_tuner.engine import trial as trial_module
 from rich.table import Table
 
-from tuner_ext.oracles import estimate
-from tuner_ext.oracles.pareto import objective_value
-from tuner_ext.oracles.pareto import pareto_front
-from tuner_ext.oracles.pareto import trial_fronts
-from tuner_ext.oracles.trials import Constraints
-from tuner_ext.oracles.trials import has_score
-from tuner_ext.oracles.trials import is_feasible
-from tuner_ext.oracles.trials import reevaluations_in
+from evokt.oracles import estimate
+from evokt.oracles.constraints import Constraints
+from evokt.oracles.pareto import objective_value
+from evokt.oracles.pareto import pareto_front
+from evokt.oracles.pareto import trial_fronts
+from evokt.oracles.trials import has_score
+from evokt.oracles.trials import is_feasible
+from evokt.oracles.trials import reevaluations_in
 
 # Hyperparameters shown first in a table row: the ones that shape the network.
 _STRUCTURE_FIRST = ("num_layers", "num_blocks")
@@ -57,7 +57,7 @@ def rank_trials(
 
     For one objective, configurations in the oracle's order of
     recommendation (by the estimate from all their evaluations, the loss
-    breaking ties; see `tuner_ext.oracles.estimate`), each first trial
+    breaking ties; see `evokt.oracles.estimate`), each first trial
     followed by its re-evaluations; for several, front by front (each by the
     first objective).
 

@@ -1,12 +1,15 @@
 """`SearchSpec`: everything that defines a search, checked, as JSON.
 
-This is the one validation of a search's options. The CLI builds a spec from
-its flags, the service from a request body and a worker from the project's
-`search.json`; building one checks every field on its own (`__post_init__`),
-and `check_data` checks what depends on the data (the hypermodel fits the
-examples' shape, the objective is a metric the task reports). The search
-runner saves the spec in the project directory, so a search can be resumed
-and summarised with nothing but its directory.
+This is the one validation of a search's options, made once, when a spec is
+made: the CLI builds a spec from its flags and the service from a request
+body; building one checks every field (`__post_init__`, against the
+declarations in `SETTINGS` and the strategy's options), and `check_data`
+checks what depends on the data (the hypermodel fits the examples' shape,
+the objective is a metric the task reports). The search runner saves the
+spec in the project directory (and the service in its job store), so a
+search can be resumed and summarised with nothing but its directory; a
+saved spec is read back as it was checked (`from_dict`), and
+`evokt.search.strategies.create_tuner` trusts it.
 """
 
 from __future__ import annotations
@@ -20,30 +23,86 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 
-from hypermodels.auto import HYPERMODELS
-from hypermodels.auto import resolve_kind
-from hypermodels.tasks import TASKS
-from hypermodels.tasks import reported_metrics
-from tuner_ext.oracles.defaults import MEASURED_METRICS
-from tuner_ext.search.errors import SpecError
-from tuner_ext.search.layout import SPEC_FILE
-from tuner_ext.search.strategies import EPOCH_BUDGETED
-from tuner_ext.search.strategies import check_options
-from tuner_ext.search.strategies import check_strategy
+from evokt.hypermodels.auto import HYPERMODELS
+from evokt.hypermodels.auto import resolve_kind
+from evokt.hypermodels.tasks import TASKS
+from evokt.hypermodels.tasks import reported_metrics
+from evokt.oracles.defaults import DEFAULT_MAX_TRIALS
+from evokt.oracles.defaults import MAX_FOLDS
+from evokt.oracles.defaults import MEASURED_METRICS
+from evokt.search.errors import SpecError
+from evokt.search.layout import SPEC_FILE
+from evokt.search.settings import Setting
+from evokt.search.settings import by_name
+from evokt.search.strategies import EPOCH_BUDGETED
+from evokt.search.strategies import STRATEGIES
+from evokt.search.strategies import check_options
 
 if TYPE_CHECKING:
-    from hypermodels.data import Dataset
+    from evokt.hypermodels.data import Dataset
 
 MAX_TRIALS_LIMIT = 10_000
-MAX_FOLDS = 10
+MAX_EPOCHS_LIMIT = 1_000
+MAX_WORKERS = 64
 # Strategies whose trials train for varying epochs from checkpoints, which
 # cross-validation does not combine with.
 EPOCH_BUDGET_STRATEGIES = ("hyperband", *EPOCH_BUDGETED)
-MAX_EPOCHS_LIMIT = 1_000
-MAX_WORKERS = 64
+
+# The search's own options (a strategy's are in `evokt.search.strategies`),
+# declared once: `SearchSpec` checks them, `evokt search` has a flag for
+# each, the service accepts each in `POST /v1/searches` (its OpenAPI
+# document describes them, and the dashboard's launch form reads their
+# defaults there).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("hypermodel", "choice", "network family; auto picks cnn for images, sequence for "
+            "(timesteps, features) and mlp for feature vectors",
+            default="auto", choices=("auto", *HYPERMODELS)),
+    Setting("oracle", "choice", "search strategy: " + "; ".join(
+        f"{name}: {strategy.summary}" for name, strategy in STRATEGIES.items()),
+        default="genetic", choices=tuple(STRATEGIES)),
+    Setting("max_trials", "int", "trials to run", default=DEFAULT_MAX_TRIALS,
+            minimum=1, maximum=MAX_TRIALS_LIMIT, metavar="N"),
+    Setting("epochs", "int", "training epochs per trial (hyperband, genetic-hyperband: at most)",
+            default=5, minimum=1, maximum=MAX_EPOCHS_LIMIT, metavar="E"),
+    Setting("max_epochs_budget", "int", "genetic-hyperband: training epochs of all trials "
+            "together, a promoted trial counting only the epochs it adds",
+            default_text="max_trials x epochs", minimum=1,
+            maximum=MAX_TRIALS_LIMIT * MAX_EPOCHS_LIMIT, metavar="E", nullable=True),
+    Setting("batch_size", "int", "training batch size", default=32, minimum=1, maximum=65_536,
+            metavar="B"),
+    Setting("max_params", "int", "constraint: trials with more parameters are recorded, never "
+            "bred from nor exported", minimum=1, maximum=10**12, metavar="N", nullable=True),
+    Setting("max_latency_ms", "float", "constraint on the single-row prediction latency in "
+            "milliseconds, likewise", minimum=0, maximum=1e6, exclusive_minimum=True,
+            metavar="MS", nullable=True),
+    Setting("folds", "int", "score trials by K-fold cross-validation on all the data (for "
+            "small data; the exported model is refitted on all of it); 1 holds out a fifth "
+            "for validation", default=1, minimum=1, maximum=MAX_FOLDS, metavar="K"),
+    Setting("pick", "string", "which model to export: the recommended one (default; with "
+            "several objectives the front's best in the first), an objective's name (the "
+            "front's best in it), knee (the front's knee point) or a trial id",
+            metavar="WHAT", nullable=True),
+    Setting("seed", "int", "seed of the split, the oracle and the initial weights", default=0,
+            minimum=0, maximum=2**31 - 1, metavar="S"),
+    Setting("workers", "int", "trials trained at once, in N local worker processes (each with "
+            "its share of the cores)", default=1, minimum=1, maximum=MAX_WORKERS,
+            metavar="N"),
+)
+SETTING = by_name(SETTINGS)
 
 # Each constrained metric and the spec field that bounds it.
 CONSTRAINT_FIELDS = {"params": "max_params", "latency_ms": "max_latency_ms"}
+
+
+def parse_objective(text: str) -> tuple[str, str | None]:
+    """An objective as a spec gives it, `NAME`, `NAME:min` or `NAME:max`:
+    its metric's name, and its direction (None when the name alone is given).
+
+    Args:
+        text: The objective as given.
+    """
+    name, _, direction = text.partition(":")
+    return name, direction or None
 
 
 def constraints_from(fields: Mapping[str, Any]) -> dict[str, float]:
@@ -66,10 +125,10 @@ class SearchSpec:
         csv: path of a CSV file, with `target` naming the label column; or
         npz: path of an `.npz` file holding `x` and `y`.
         target: The CSV's label column.
-        task: One of `hypermodels.tasks.TASKS`; None infers it from the
+        task: One of `evokt.hypermodels.tasks.TASKS`; None infers it from the
             target.
-        hypermodel: "auto" or one of `hypermodels.auto.HYPERMODELS`.
-        oracle: One of `tuner_ext.search.strategies.STRATEGIES`.
+        hypermodel: "auto" or one of `evokt.hypermodels.auto.HYPERMODELS`.
+        oracle: One of `evokt.search.strategies.STRATEGIES`.
         max_trials: Number of trials.
         epochs: Training epochs per trial (hyperband, genetic-hyperband: at
             most).
@@ -106,26 +165,26 @@ class SearchSpec:
     npz: str | None = None
     target: str | None = None
     task: str | None = None
-    hypermodel: str = "auto"
-    oracle: str = "genetic"
-    max_trials: int = 10
-    epochs: int = 5
+    hypermodel: str = SETTING["hypermodel"].default
+    oracle: str = SETTING["oracle"].default
+    max_trials: int = SETTING["max_trials"].default
+    epochs: int = SETTING["epochs"].default
     objective: str | list[str] | None = None
-    seed: int = 0
-    batch_size: int = 32
+    seed: int = SETTING["seed"].default
+    batch_size: int = SETTING["batch_size"].default
     oracle_options: dict[str, Any] = field(default_factory=dict)
-    workers: int = 1
+    workers: int = SETTING["workers"].default
     max_params: int | None = None
     max_latency_ms: float | None = None
     max_epochs_budget: int | None = None
-    folds: int = 1
+    folds: int = SETTING["folds"].default
     pick: str | None = None
 
     def __post_init__(self) -> None:
         sources = [name for name in ("dataset", "csv", "npz") if getattr(self, name)]
         if len(sources) != 1:
             raise SpecError("give exactly one data source: dataset, csv or npz")
-        for name in ("dataset", "csv", "npz", "target", "pick"):
+        for name in ("dataset", "csv", "npz", "target"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise SpecError(f"{name}: must be a string, got {value!r}")
@@ -137,29 +196,9 @@ class SearchSpec:
             raise SpecError("target: a CSV needs the name of its target column")
         if self.task is not None and self.task not in TASKS:
             raise SpecError(f"task: must be {' or '.join(TASKS)}, got {self.task!r}")
-        if self.hypermodel != "auto" and self.hypermodel not in HYPERMODELS:
-            raise SpecError(
-                f"hypermodel: unknown {self.hypermodel!r}; choose auto, "
-                f"{', '.join(HYPERMODELS)}"
-            )
-        check_strategy(self.oracle)
-        _check_int("max_trials", self.max_trials, 1, MAX_TRIALS_LIMIT)
-        _check_int("epochs", self.epochs, 1, MAX_EPOCHS_LIMIT)
-        _check_int("batch_size", self.batch_size, 1, 65_536)
-        _check_int("seed", self.seed, 0, 2**31 - 1)
-        _check_int("workers", self.workers, 1, MAX_WORKERS)
-        if self.max_params is not None:
-            _check_int("max_params", self.max_params, 1, 10**12)
-        if self.max_latency_ms is not None and not (
-            isinstance(self.max_latency_ms, (int, float))
-            and not isinstance(self.max_latency_ms, bool)
-            and 0 < self.max_latency_ms <= 1e6
-        ):
-            raise SpecError(
-                f"max_latency_ms: must be a number above 0, got {self.max_latency_ms!r}")
+        for setting in SETTINGS:
+            setting.check(getattr(self, setting.name))
         if self.max_epochs_budget is not None:
-            _check_int("max_epochs_budget", self.max_epochs_budget, 1,
-                       MAX_TRIALS_LIMIT * MAX_EPOCHS_LIMIT)
             if self.oracle not in EPOCH_BUDGETED:
                 raise SpecError(
                     f"max_epochs_budget: only {', '.join(EPOCH_BUDGETED)} has an epoch "
@@ -170,7 +209,6 @@ class SearchSpec:
                     f"max_epochs_budget: must be at least epochs ({self.epochs}), one full "
                     f"training, got {self.max_epochs_budget}"
                 )
-        _check_int("folds", self.folds, 1, MAX_FOLDS)
         if self.folds > 1 and self.oracle in EPOCH_BUDGET_STRATEGIES:
             raise SpecError(f"folds: {self.oracle} trains trials for varying epochs and resumes "
                             "them from checkpoints; cross-validate with another oracle")
@@ -184,10 +222,10 @@ class SearchSpec:
         if self.objective is not None and not names:
             raise SpecError("objective: give a metric's name, or a list of them")
         for text in names:
-            name, _, direction = text.partition(":") if isinstance(text, str) else ("", "", "")
-            if not name or direction not in ("", "min", "max"):
+            name, direction = parse_objective(text) if isinstance(text, str) else ("", None)
+            if not name or direction not in (None, "min", "max"):
                 raise SpecError(f"objective: expected NAME or NAME:min or NAME:max, got {text!r}")
-        metrics = [text.partition(":")[0] for text in names]
+        metrics = [parse_objective(text)[0] for text in names]
         if len(set(metrics)) != len(metrics):
             raise SpecError(f"objective: a metric appears twice in {names}")
         if self.pick is not None and self.pick not in ("knee", *metrics) \
@@ -227,10 +265,10 @@ class SearchSpec:
         except ValueError as error:
             raise SpecError(f"hypermodel: {error}") from None
         known = [*reported_metrics(task), *MEASURED_METRICS]
-        for text in self.objective_names:
-            if text.partition(":")[0] not in known:
+        for name, _ in map(parse_objective, self.objective_names):
+            if name not in known:
                 raise SpecError(
-                    f"objective: {text.partition(':')[0]!r} is not reported for {task}; "
+                    f"objective: {name!r} is not reported for {task}; "
                     f"choose {', '.join(known)}"
                 )
         return kind
@@ -239,9 +277,9 @@ class SearchSpec:
         """Loads and splits the data this spec names.
 
         Raises:
-            hypermodels.errors.DataError: The data is missing or unusable.
+            evokt.hypermodels.errors.DataError: The data is missing or unusable.
         """
-        from hypermodels import data
+        from evokt.hypermodels import data
 
         if self.dataset:
             return data.load_builtin(self.dataset, seed=self.seed)
@@ -254,12 +292,26 @@ class SearchSpec:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SearchSpec:
-        """A spec from a JSON object; unknown keys are an error."""
-        known = {spec_field.name for spec_field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """A spec that evokt checked and saved (a project's `search.json`, the
+        service's job store), as saved: it was checked once, when it was made.
+
+        Fields it lacks (a spec saved by an earlier evokt) take their
+        defaults; a field evokt does not know is an error.
+        """
+        fields = {spec_field.name: spec_field for spec_field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
         if unknown:
             raise SpecError(f"unknown option {', '.join(unknown)}")
-        return cls(**values)
+        spec = object.__new__(cls)
+        for name, spec_field in fields.items():
+            if name in values:
+                value = values[name]
+            elif spec_field.default_factory is not dataclasses.MISSING:
+                value = spec_field.default_factory()
+            else:
+                value = spec_field.default
+            setattr(spec, name, value)
+        return spec
 
     @classmethod
     def load(cls, project_dir: str) -> SearchSpec:
@@ -276,11 +328,6 @@ class SearchSpec:
             raise SpecError(f"{project_dir}: no evokt search here (no {SPEC_FILE})") from None
         except json.JSONDecodeError as error:
             raise SpecError(f"{path}: unreadable ({error})") from None
-
-
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SpecError(f"{name}: must be an integer from {low} to {high}, got {value!r}")
 
 
 def prepare_project(spec: SearchSpec | None, project_dir: str, resume: bool) -> SearchSpec:

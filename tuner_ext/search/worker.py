@@ -1,4 +1,4 @@
-"""A worker of a distributed search: `evokt worker` / `python -m tuner_ext.search.worker`.
+"""A worker of a distributed search: what `evokt worker` runs.
 
 It waits for the search's `search.json` in the shared project directory and
 for the chief's port, rebuilds the same tuner as the chief (same spec, same
@@ -8,21 +8,19 @@ chief hands it until the chief says STOPPED.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
-import sys
 import time
 from collections.abc import Callable
 
-from hypermodels.errors import EvoktError
-from tuner_ext.search.distributed import cluster_environment
-from tuner_ext.search.distributed import parse_address
-from tuner_ext.search.errors import SpecError
-from tuner_ext.search.layout import SPEC_FILE
-from tuner_ext.search.names import NAME_PATTERN
-from tuner_ext.search.names import is_valid_name
-from tuner_ext.search.spec import SearchSpec
+from evokt.hypermodels.errors import EvoktError
+from evokt.search.distributed import cluster_environment
+from evokt.search.distributed import parse_address
+from evokt.search.errors import SpecError
+from evokt.search.layout import SPEC_FILE
+from evokt.search.names import NAME_PATTERN
+from evokt.search.names import is_valid_name
+from evokt.search.spec import SearchSpec
 
 
 class ChiefNotFoundError(EvoktError):
@@ -82,31 +80,15 @@ def run_worker(chief: str, project_dir: str, tuner_id: str, threads: int | None 
     _wait_for(lambda: os.path.exists(spec_path), f"{spec_path}", wait)
     _wait_for(lambda: _port_open(host, port), f"the chief at {chief}", wait)
     os.environ.update(cluster_environment(tuner_id, host, port))
-    import tensorflow as tf
+    from evokt.threads import set_tensorflow_threads
 
     if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    from tuner_ext.search.pipeline import build_tuner
-    from tuner_ext.search.pipeline import fit_arguments
+        set_tensorflow_threads(threads)
+    from evokt.search.pipeline import build_tuner
+    from evokt.search.pipeline import fit_arguments
 
     spec = SearchSpec.load(project_dir)
     dataset = spec.load_data()
     tuner = build_tuner(spec, dataset, project_dir)
     args, kwargs = fit_arguments(spec, dataset)
     tuner.search(*args, **kwargs)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chief", required=True, metavar="HOST:PORT")
-    parser.add_argument("--project-dir", required=True, metavar="DIR")
-    parser.add_argument("--tuner-id", required=True)
-    parser.add_argument("--threads", type=int)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    run_worker(args.chief, args.project_dir, args.tuner_id, args.threads)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

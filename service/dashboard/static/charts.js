@@ -38,8 +38,11 @@ function round(value) {
   return Math.round(value * 10) / 10;
 }
 
-/** A scale from data to pixels: linear, or logarithmic when `log`. */
-function scale(min, max, from, to, log = false) {
+/**
+ * A scale from data to pixels: linear, or logarithmic when `log`. Its
+ * `ticks(count)` gives the values worth a grid line.
+ */
+export function scale(min, max, from, to, log = false) {
   const transform = log ? Math.log10 : (value) => value;
   let low = transform(min);
   let high = transform(max);
@@ -55,7 +58,7 @@ function scale(min, max, from, to, log = false) {
 
 /** `min` and `max` moved apart by 3 % of their span (a factor on a log axis),
  * so no mark sits on the axis line. */
-function padded(min, max, log) {
+export function padded(min, max, log) {
   if (log) {
     const factor = (max / min) ** 0.03;
     return [min / factor, max * factor];
@@ -65,7 +68,7 @@ function padded(min, max, log) {
 }
 
 /** About `count` round numbers from `min` to `max`. */
-function niceTicks(min, max, count = 5) {
+export function niceTicks(min, max, count = 5) {
   const span = max - min;
   if (!(span > 0)) return [min];
   const rough = span / count;
@@ -78,7 +81,9 @@ function niceTicks(min, max, count = 5) {
   return ticks;
 }
 
-function logTicks(min, max) {
+/** The powers of ten from `min` to `max` (with 2 and 5 times them within two
+ * decades); `min` and `max` themselves when none lies between. */
+export function logTicks(min, max) {
   const ticks = [];
   const first = Math.floor(Math.log10(min));
   const last = Math.ceil(Math.log10(max));
@@ -93,7 +98,8 @@ function logTicks(min, max) {
   return ticks.length ? ticks : [min, max];
 }
 
-function extent(values) {
+/** The smallest and the largest value: [Infinity, -Infinity] for none. */
+export function extent(values) {
   let min = Infinity;
   let max = -Infinity;
   for (const value of values) {

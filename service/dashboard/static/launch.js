@@ -44,18 +44,25 @@ export async function render(main, _params, { signal }) {
   // Search ------------------------------------------------------------------------------
   const datasetSelect = h("select", { required: true },
     datasets.map((dataset) => h("option", { value: dataset.id }, datasetLabel(dataset))));
-  const hypermodelSelect = h("select", {}, request.hypermodel.enum.map((kind) => h("option", { value: kind }, kind)));
-  const oracleSelect = h("select", {}, request.oracle.enum.map((name) => h("option", { value: name }, name)));
-  const number = (name, value) => h("input", {
+  // Every default, bound and pattern below is the API's own (SearchRequest).
+  const choice = (name) => {
+    const select = h("select", {}, request[name].enum.map((value) => h("option", { value }, value)));
+    select.value = request[name].default;
+    return select;
+  };
+  const hypermodelSelect = choice("hypermodel");
+  const oracleSelect = choice("oracle");
+  const number = (name, value = request[name].default) => h("input", {
     type: "number", step: "1", min: request[name].minimum, max: request[name].maximum,
     value, inputmode: "numeric",
   });
-  const maxTrials = number("max_trials", 10);
-  const epochs = number("epochs", 3);
-  const workers = number("workers", 1);
+  const maxTrials = number("max_trials");
+  const epochs = number("epochs");
+  const workers = number("workers");
   const seed = number("seed", "");
   const modelName = h("input", {
-    type: "text", pattern: "[A-Za-z0-9_\\-]{1,64}", autocomplete: "off", spellcheck: "false",
+    type: "text", pattern: request.model_name.pattern.replace(/^\^|\$$/g, ""),
+    autocomplete: "off", spellcheck: "false",
   });
   const startMessage = h("div", { id: "search-message" });
   const searchForm = h("form", { id: "search-form", className: "card", "aria-labelledby": "search-title" },

@@ -1,5 +1,6 @@
 // What the pages compute from a search's trials: their end order, the best
-// score so far, the hyperparameters' names, filters and sorting.
+// score so far, ranks, the hyperparameters' names, the Pareto front's
+// points, filters and sorting. Pure functions: no DOM.
 //
 // A trial's `hyperparameters` holds only its active values: a name that is
 // missing is an inactive conditional hyperparameter (the width of a layer
@@ -26,6 +27,20 @@ export function endOrder(trials) {
 /** Whether `a` is a better score than `b` for the search's direction. */
 export function better(a, b, direction) {
   return direction === "min" ? a < b : a > b;
+}
+
+/** "lower is better" or "higher is better", for an objective's direction. */
+export function whichIsBetter(direction) {
+  return `${direction === "min" ? "lower" : "higher"} is better`;
+}
+
+/**
+ * A score's rank among the trials' scores: 1 for the best, and one more for
+ * each better score (equal scores share a rank); null for no score.
+ */
+export function scoreRank(trials, score, direction) {
+  if (score === null) return null;
+  return 1 + trials.filter((trial) => trial.score !== null && better(trial.score, score, direction)).length;
 }
 
 /**
@@ -85,6 +100,42 @@ export function scoreBuckets(trials, direction) {
 }
 
 /**
+ * A Pareto front's scatter: a dot for every trial with both metrics measured,
+ * and the front's points in the order of x.
+ *
+ * @param {Array} trials - Trials as the API returns them.
+ * @param {Array} front - The trials of the front (the API's `/pareto`).
+ * @param {{x: string, y: string}} metrics - The metric of each axis.
+ * @returns {{dots: Array<{x, y, id}>, front: Array<{x, y}>}}
+ */
+export function paretoPoints(trials, front, metrics) {
+  const dots = trials
+    .filter((trial) => trial.metrics && Number.isFinite(trial.metrics[metrics.x])
+      && Number.isFinite(trial.metrics[metrics.y]))
+    .map((trial) => ({ x: trial.metrics[metrics.x], y: trial.metrics[metrics.y], id: trial.trial_id }));
+  const line = front.map((trial) => ({ x: trial.metrics[metrics.x], y: trial.metrics[metrics.y] }))
+    .sort((a, b) => a.x - b.x);
+  return { dots, front: line };
+}
+
+/**
+ * The trials a search's page shows: those with the `status` (any when
+ * empty) that pass `filter`; with `top`, only the `top` best scored of
+ * them, best first.
+ *
+ * @param {Array} trials
+ * @param {{status: string, filter: (trial) => boolean, top: number|null}} choice
+ * @param {string} direction - "min" or "max".
+ */
+export function visibleTrials(trials, { status, filter, top }, direction) {
+  const shown = trials.filter((trial) => (!status || trial.status === status) && filter(trial));
+  if (!top) return shown;
+  return shown.filter((trial) => trial.score !== null)
+    .sort((a, b) => (better(a.score, b.score, direction) ? -1 : better(b.score, a.score, direction) ? 1 : 0))
+    .slice(0, top);
+}
+
+/**
  * Parses a filter text into tests on a trial: words that must all match.
  * `name=value` (or `name<value`, `name>value`) tests a hyperparameter or
  * `score`; `name=inactive` a missing one; any other word must appear in the
@@ -132,13 +183,12 @@ function searchText(trial) {
  */
 export function comparator(column, descending) {
   const sign = descending ? -1 : 1;
+  if (column === "trial") return (a, b) => sign * compareIds(a, b);
   const valueOf = {
-    trial: null,
     status: (trial) => trial.status,
     score: (trial) => trial.score,
     ended: (trial) => trial.ended,
   }[column] ?? ((trial) => trial.hyperparameters[column]);
-  if (valueOf === null) return (a, b) => sign * compareIds(a, b);
   return (a, b) => {
     const left = valueOf(a);
     const right = valueOf(b);

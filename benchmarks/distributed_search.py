@@ -18,8 +18,9 @@ and the chief's cost per request.
    latency of `create_trial` and `end_trial` as seen by a worker, and what
    the chief serves per second.
 
-    python benchmarks/distributed.py [--trials 24] [--epochs 10] [--clients 8 32]
-    python benchmarks/distributed.py --workers --clients --idle-oracles genetic-hyperband genetic
+    python benchmarks/distributed_search.py [--trials 24] [--epochs 10] [--clients 8 32]
+    python benchmarks/distributed_search.py --workers --clients \
+        --idle-oracles genetic-hyperband genetic
 
 Everything listens on 127.0.0.1.
 """
@@ -41,14 +42,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras_tuner  # noqa: E402
 from keras_tuner.src.distribute.oracle_client import OracleClient  # noqa: E402
 
-from tuner_ext import GeneticOracle  # noqa: E402
-from tuner_ext.oracles.genetic_hyperband import GeneticHyperbandOracle  # noqa: E402
-from tuner_ext.search.distributed import cluster_environment  # noqa: E402
-from tuner_ext.search.distributed import free_port  # noqa: E402
-from tuner_ext.search.distributed import serve_oracle  # noqa: E402
-from tuner_ext.search.observe import SearchObserver  # noqa: E402
-from tuner_ext.search.pipeline import run_search  # noqa: E402
-from tuner_ext.search.spec import SearchSpec  # noqa: E402
+from evokt import GeneticOracle  # noqa: E402
+from evokt.oracles.genetic_hyperband import GeneticHyperbandOracle  # noqa: E402
+from evokt.search.distributed import cluster_environment  # noqa: E402
+from evokt.search.distributed import free_port  # noqa: E402
+from evokt.search.distributed import serve_oracle  # noqa: E402
+from evokt.search.observe import SearchObserver  # noqa: E402
+from evokt.search.pipeline import run_search  # noqa: E402
+from evokt.search.spec import SearchSpec  # noqa: E402
 
 
 class EndTimes(SearchObserver):
