@@ -108,7 +108,8 @@ def test_tournament_takes_the_best_sample_member_in_each_direction(project_dir):
         run_trials(oracle, 6, score=lambda v: v["num_layers"] + v["dropout"])
         population = oracle.population()
         key = oracle._tournament_key(population)
-        winner = oracle._tournament(population, key, random.Random(0)).hyperparameters.values
+        winner = oracle.tournament(population, oracle.sample_size, random.Random(0),
+                                   key).hyperparameters.values
         scores = [t.score for t in population]
         best = max(scores) if direction == "max" else min(scores)
         assert winner["num_layers"] + winner["dropout"] == pytest.approx(best)

@@ -360,14 +360,30 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             ranked += [trial for trial in self.trials.values() if trial.trial_id not in listed]
         return ranked[:num_trials]
 
-    def best_of(
-        self, trials: Sequence[trial_module.Trial]
-    ) -> trial_module.Trial:
-        """The trial with the best estimated score, in the objective's
-        direction. With several objectives, the best by KerasTuner's sum of
-        them (genetic-hyperband's rule; the Pareto oracles never ask)."""
+    def score_order(self) -> Callable[[trial_module.Trial], float]:
+        """Trials' order by their estimated score, the best lowest. With
+        several objectives, by KerasTuner's sum of them (genetic-hyperband's
+        rule; the Pareto oracles order by front instead)."""
         score = self.estimated_score if len(self.objectives) == 1 else attrgetter("score")
-        return min(trials, key=lambda trial: minimized(score(trial), self.objective.direction))
+        return lambda trial: minimized(score(trial), self.objective.direction)
+
+    def tournament(
+        self,
+        population: Sequence[trial_module.Trial],
+        sample_size: int,
+        rng: random.Random,
+        order: Callable[[trial_module.Trial], Any] | None = None,
+    ) -> trial_module.Trial:
+        """The best of `sample_size` random members of `population`.
+
+        Args:
+            population: The trials that breed.
+            sample_size: How many of them compete.
+            rng: The generator for this proposal.
+            order: The trials' order, the best lowest; by default
+                `score_order()`.
+        """
+        return min(rng.sample(population, sample_size), key=order or self.score_order())
 
     def _ranking(self) -> estimate.Ranking:
         """The scored configurations and their estimates (one objective).

@@ -190,23 +190,10 @@ class GeneticOracle(EvolutionaryOracle):
             population: The trials that breed.
         """
         if len(self.objectives) == 1:
-            sign = -1.0 if self.objective.direction == "max" else 1.0
-            return lambda trial: sign * self.estimated_score(trial)
+            return self.score_order()
         ranking = dict(zip((trial.trial_id for trial in population), rank_and_crowding(
             [objective_vector(trial, self.objectives) for trial in population]), strict=True))
         return lambda trial: (ranking[trial.trial_id][0], -ranking[trial.trial_id][1])
-
-    def _tournament(
-        self, population: list[Trial], key: TrialOrder, rng: random.Random
-    ) -> Trial:
-        """The best by `key` of `sample_size` random members of `population`.
-
-        Args:
-            population: The trials that breed.
-            key: Their order, the best lowest (see `_tournament_key`).
-            rng: The generator for this proposal.
-        """
-        return min(rng.sample(population, self.sample_size), key=key)
 
     def _has_rival(self, population: list[Trial], key: TrialOrder, winner: Trial) -> bool:
         """Whether a second tournament could pick another trial than `winner`.
@@ -222,17 +209,18 @@ class GeneticOracle(EvolutionaryOracle):
         """
         if self.sample_size < len(population):
             return True
-        return sum(key(trial) == key(winner) for trial in population) > 1
+        best = key(winner)
+        return sum(key(trial) == best for trial in population) > 1
 
     def breed(self, rng: random.Random, strength: int) -> Values | None:
         population = self.population()
         if len(population) < self.population_size:
             return None
         key = self._tournament_key(population)
-        winner = self._tournament(population, key, rng)
+        winner = self.tournament(population, self.sample_size, rng, key)
         parent = winner.hyperparameters.values
         if self._has_rival(population, key, winner) and rng.random() < self.crossover_prob:
-            other = self._tournament(population, key, rng).hyperparameters.values
+            other = self.tournament(population, self.sample_size, rng, key).hyperparameters.values
             parent = crossover.uniform_crossover(
                 self.hyperparameters, parent, other, rng
             )

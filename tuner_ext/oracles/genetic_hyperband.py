@@ -256,17 +256,13 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
                 return completed[-self.population_size :]
         return []
 
-    def _tournament(self, population: list, rng: random.Random) -> Values:
-        contestants = rng.sample(population, self.sample_size)
-        return self.best_of(contestants).hyperparameters.values
-
     def breed(self, rng: random.Random, strength: int) -> Values | None:
         population = self.population()
         if not population:
             return None
-        parent = self._tournament(population, rng)
+        parent = self.tournament(population, self.sample_size, rng).hyperparameters.values
         if rng.random() < self.crossover_prob:
-            other = self._tournament(population, rng)
+            other = self.tournament(population, self.sample_size, rng).hyperparameters.values
             parent = crossover.uniform_crossover(self.hyperparameters, parent, other, rng)
         return self.mutate(parent, rng, strength)
 

@@ -111,10 +111,13 @@ class Setting:
         """The default as the README and `--help` show it."""
         if self.default_text is not None:
             return self.default_text
+        if self.default is None:
+            return "none"
         if isinstance(self.default, bool):
             return "true" if self.default else "false"
-        return "none" if self.default is None else f"{self.default:g}" \
-            if isinstance(self.default, float) else str(self.default)
+        if isinstance(self.default, float):
+            return f"{self.default:g}"
+        return str(self.default)
 
     def json_schema(self) -> dict[str, Any]:
         """The option's JSON Schema, as the OpenAPI document gives it."""
