@@ -14,9 +14,12 @@ import dataclasses
 import math
 import os
 import zipfile
+import zlib
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO
 from typing import Any
 
 import numpy as np
@@ -32,6 +35,11 @@ VALIDATION_FRACTION = 0.2
 # An integer target with at most this many distinct values is taken for
 # class labels; more, and it is a quantity to regress.
 MAX_INFERRED_CLASSES = 20
+# Cells of a CSV converted at a time: their text is the only Python object per
+# cell alive at once (a few MB), whatever the file's size.
+CSV_BLOCK_CELLS = 65_536
+# Bytes of an NPZ's `x` read and converted to float32 at a time.
+NPZ_BLOCK_BYTES = 4 * 1024 * 1024
 
 
 class DataTooLargeError(DataError):
@@ -154,6 +162,10 @@ def load_csv(
 ) -> Dataset:
     """Loads a CSV file with a header row; `target` names the label column.
 
+    The rows are read and converted a block at a time (`CSV_BLOCK_CELLS`), so
+    the features are held as float32 from the start and loading takes memory
+    in proportion to them, not to the text's Python objects.
+
     Args:
         path: The CSV file.
         target: Name of the column to predict; every other column is a
@@ -165,7 +177,7 @@ def load_csv(
     _check_file(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
-            rows = list(csv.reader(file))
+            x, labels, feature_names = _read_csv(path, csv.reader(file), target)
     except UnicodeDecodeError as error:
         raise DataError(
             f"{path}: not UTF-8 text (byte {error.start} cannot be read); save the file "
@@ -173,9 +185,18 @@ def load_csv(
         ) from None
     except csv.Error as error:
         raise DataError(f"{path}: not a readable CSV file ({error})") from None
-    if not rows:
+    return prepare(path, x, labels, task=task, feature_names=feature_names, seed=seed)
+
+
+def _read_csv(
+    path: str, rows: Iterator[list[str]], target: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The features (float32), the target cells (numbers, else text) and the
+    feature names of a CSV's rows, the header first."""
+    first = next(rows, None)
+    if first is None:
         raise DataError(f"{path}: the file is empty")
-    header = [name.strip() for name in rows[0]]
+    header = [name.strip() for name in first]
     if target not in header:
         raise DataError(
             f"{path}: no target column {target!r}; columns are {', '.join(header)}"
@@ -184,30 +205,95 @@ def load_csv(
     feature_names = [name for i, name in enumerate(header) if i != target_index]
     if not feature_names:
         raise DataError(f"{path}: no feature columns besides the target {target!r}")
-    features, labels = [], []
-    for line, row in enumerate(rows[1:], start=2):
+    block_rows = max(1, CSV_BLOCK_CELLS // len(header))
+    columns = _CsvColumns(path, feature_names)
+    cells, lines, labels = [], [], []
+    empty_target_line = None
+    # `line` counts records, as the error messages always have.
+    for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
             raise DataError(
                 f"{path}: line {line} has {len(row)} fields, the header has {len(header)}"
             )
-        labels.append(row[target_index].strip())
-        features.append(
-            [
-                _parse_number(path, line, header[i], cell)
-                for i, cell in enumerate(row)
-                if i != target_index
-            ]
+        label = row.pop(target_index).strip()
+        if label == "" and empty_target_line is None:
+            empty_target_line = line
+        cells.append(row)
+        lines.append(line)
+        labels.append(label)
+        if len(cells) == block_rows:
+            columns.add(cells, lines, labels)
+            cells, lines, labels = [], [], []
+    columns.add(cells, lines, labels)
+    # After every feature is read, so a bad feature cell is reported first.
+    if empty_target_line is not None:
+        raise DataError(f"{path}: line {empty_target_line}: the target {target!r} is empty")
+    x, y = columns.arrays()
+    return x, y, feature_names
+
+
+class _CsvColumns:
+    """A CSV's rows converted a block at a time.
+
+    Args:
+        path: The file, for messages.
+        feature_names: The feature columns' names, in their order.
+    """
+
+    def __init__(self, path: str, feature_names: list[str]):
+        self.path = path
+        self.feature_names = feature_names
+        self.features: list[np.ndarray] = []
+        self.label_text: list[np.ndarray] = []
+        # The labels as numbers while every block's parse as numbers, then None.
+        self.label_numbers: list[np.ndarray] | None = []
+
+    def add(self, cells: list[list[str]], lines: list[int], labels: list[str]) -> None:
+        """Converts one block of rows: their feature cells, their record numbers
+        and their target cells."""
+        if not cells:
+            return
+        self.features.append(self._features(cells, lines))
+        self.label_text.append(np.asarray(labels))
+        if self.label_numbers is not None:
+            try:
+                self.label_numbers.append(np.array([float(label) for label in labels]))
+            except ValueError:
+                self.label_numbers = None
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The features (float32, rows by features) and the targets: floats if
+        every cell is a number, else text."""
+        x = _concatenate(self.features, np.zeros((0, len(self.feature_names)), "float32"))
+        self.features = []
+        labels = self.label_numbers if self.label_numbers is not None else self.label_text
+        return x, _concatenate(labels, np.zeros(0, "float64"))
+
+    def _features(self, cells: list[list[str]], lines: list[int]) -> np.ndarray:
+        # numpy parses the cells in C; a block it refuses is parsed cell by cell.
+        try:
+            block = np.array(cells, dtype="float64")
+            if np.isfinite(block).all():
+                return block.astype("float32")
+        except ValueError:
+            pass
+        # A cell is not a finite number (or not one numpy reads): parse as float()
+        # does, which names the first bad cell by line and column.
+        return np.array(
+            [[_parse_number(self.path, line, name, cell)
+              for name, cell in zip(self.feature_names, row, strict=True)]
+             for line, row in zip(lines, cells, strict=True)],
+            dtype="float32",
         )
-    if any(label == "" for label in labels):
-        line = labels.index("") + 2
-        raise DataError(f"{path}: line {line}: the target {target!r} is empty")
-    x = np.asarray(features, dtype="float64").reshape(len(features), len(feature_names))
-    return prepare(
-        path, x, _numbers_or_strings(labels), task=task,
-        feature_names=feature_names, seed=seed,
-    )
+
+
+def _concatenate(blocks: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    """The blocks as one array, `empty` if there are none; a single block is not copied."""
+    if not blocks:
+        return empty
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
 def load_npz(
@@ -216,19 +302,21 @@ def load_npz(
     """Loads an `.npz` file holding arrays `x` (rows first) and `y`.
 
     The arrays' shapes and types are read from their headers before any
-    data, so an archive that declares more than `max_bytes` (a compressed
-    "zip bomb" of zeros, say) is refused without being decompressed, and
-    pickled objects are never loaded.
+    data, so an archive whose arrays would take more than `max_bytes` once
+    loaded (a compressed "zip bomb" of zeros, say) is refused without being
+    decompressed, and pickled objects are never loaded. `x` is converted to
+    float32 as it is read, a block at a time, so a float64 or boolean `x` is
+    never held whole in its own type.
 
     Args:
         path: The NPZ file.
         task: "classification" or "regression"; inferred from `y` when None.
         seed: Seed of the train/validation split.
-        max_bytes: The most bytes the two arrays may hold once loaded; None
-            for no limit.
+        max_bytes: The most bytes the arrays may take once loaded and split
+            (`loaded_bytes`); None for no limit.
 
     Raises:
-        DataTooLargeError: The arrays declare more than `max_bytes`.
+        DataTooLargeError: The arrays would take more than `max_bytes`.
         DataError: Not an NPZ of usable `x` and `y`.
     """
     _check_file(path)
@@ -237,47 +325,89 @@ def load_npz(
     try:
         with zipfile.ZipFile(path) as archive:
             headers = {name: _npy_header(archive, f"{name}.npy") for name in ("x", "y")}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+            missing = [name for name, header in headers.items() if header is None]
+            if missing:
+                raise DataError(f"{path}: missing array {', '.join(missing)}")
+            (x_shape, x_fortran, x_dtype), (y_shape, _, y_dtype) = headers["x"], headers["y"]
+            for name, (_, _, dtype) in headers.items():
+                if dtype.hasobject:
+                    raise DataError(f"{path}: {name} holds Python objects, which are not loaded")
+            # Before the shape checks, so that any array too large is refused as such.
+            needed = loaded_bytes(x_shape[0] if x_shape else 1, math.prod(x_shape[1:]),
+                                  math.prod(y_shape) * y_dtype.itemsize, task)
+            if max_bytes is not None and needed > max_bytes:
+                raise DataTooLargeError(
+                    f"{path}: x and y declare shapes {x_shape} and {y_shape}: {needed:,} bytes "
+                    f"once loaded and split (x as float32); the limit is {max_bytes:,}"
+                )
+            if x_dtype.kind not in "biuf":
+                raise DataError(f"{path}: x must be numeric, got dtype {x_dtype}")
+            if len(x_shape) < 2:
+                raise DataError(
+                    f"{path}: x must have a rows axis and a feature axis, got shape {x_shape}")
+            if 0 in x_shape[1:]:
+                raise DataError(f"{path}: x has no features, its shape is {x_shape}")
+            x = _read_float32(archive, "x.npy", x_shape, x_fortran, x_dtype)
+            with archive.open("y.npy") as file:
+                y = np.lib.format.read_array(file, allow_pickle=False)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as error:
         raise DataError(f"{path}: not a readable .npz file ({error})") from None
-    missing = [name for name, header in headers.items() if header is None]
-    if missing:
-        raise DataError(f"{path}: missing array {', '.join(missing)}")
-    declared = 0
-    for name, (shape, dtype) in headers.items():
-        if dtype.hasobject:
-            raise DataError(f"{path}: {name} holds Python objects, which are not loaded")
-        declared += math.prod(shape) * dtype.itemsize
-    if max_bytes is not None and declared > max_bytes:
-        raise DataTooLargeError(
-            f"{path}: x and y declare {declared:,} bytes of data; the limit is {max_bytes:,}"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            x, y = archive["x"], archive["y"]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: not a readable .npz file ({error})") from None
-    if x.dtype.kind not in "biuf":
-        raise DataError(f"{path}: x must be numeric, got dtype {x.dtype}")
-    if x.ndim < 2:
-        raise DataError(f"{path}: x must have a rows axis and a feature axis, got shape {x.shape}")
-    if 0 in x.shape[1:]:
-        raise DataError(f"{path}: x has no features, its shape is {x.shape}")
     return prepare(path, x, y, task=task, seed=seed)
+
+
+def loaded_bytes(rows: int, features: int, target_bytes: int, task: str | None) -> int:
+    """The memory a dataset's arrays take while `prepare` splits them.
+
+    The features as float32 and the targets as they are held (int64 class
+    indices, or a float32 regression target), each twice: whole and split
+    into training and validation rows; and the targets as read.
+
+    Args:
+        rows: Rows of the data.
+        features: Values per row (the product of `x`'s shape after the rows).
+        target_bytes: Bytes of the targets as read.
+        task: "regression", or "classification" or None (the targets may
+            become class indices).
+    """
+    held_target = 4 if task == "regression" else 8
+    return 2 * rows * (features * 4 + held_target) + target_bytes
 
 
 def _npy_header(
     archive: zipfile.ZipFile, member: str
-) -> tuple[tuple[int, ...], np.dtype] | None:
-    """The shape and dtype an archive member's `.npy` header declares, or None."""
+) -> tuple[tuple[int, ...], bool, np.dtype] | None:
+    """The shape, Fortran order and dtype an archive member's `.npy` header
+    declares, or None if there is no such member."""
     if member not in archive.namelist():
         return None
     with archive.open(member) as file:
-        version = np.lib.format.read_magic(file)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(file)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(file)
-    return shape, dtype
+        return _read_npy_header(file)
+
+
+def _read_npy_header(file: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = np.lib.format.read_magic(file)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(file)
+    return np.lib.format.read_array_header_2_0(file)
+
+
+def _read_float32(
+    archive: zipfile.ZipFile, member: str, shape: tuple[int, ...], fortran_order: bool,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """An archive member's array, converted to float32 `NPZ_BLOCK_BYTES` at a time."""
+    count = math.prod(shape)
+    array = np.empty(count, dtype="float32")
+    step = max(1, NPZ_BLOCK_BYTES // dtype.itemsize)
+    with archive.open(member) as file:
+        _read_npy_header(file)
+        for start in range(0, count, step):
+            size = min(step, count - start)
+            block = file.read(size * dtype.itemsize)
+            if len(block) < size * dtype.itemsize:
+                raise ValueError(f"{member} holds fewer values than its header declares")
+            array[start:start + size] = np.frombuffer(block, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran_order else "C")
 
 
 def prepare(
@@ -385,14 +515,6 @@ def _parse_number(path: str, line: int, column: str, cell: str) -> float:
     return value
 
 
-def _numbers_or_strings(labels: list[str]) -> np.ndarray:
-    """Target cells as numbers when they all parse, else as strings."""
-    try:
-        return np.asarray([float(label) for label in labels])
-    except ValueError:
-        return np.asarray(labels)
-
-
 def _infer_task(y: np.ndarray) -> str:
     if y.dtype.kind not in "biuf":
         return "classification"
@@ -419,4 +541,4 @@ def _encode_classes(name: str, y: np.ndarray) -> tuple[list, np.ndarray]:
         raise DataError(
             f"{name}: class {lonely.item()!r} has a single row; each class needs at least 2"
         )
-    return [label.item() for label in labels], indices.astype("int64")
+    return [label.item() for label in labels], indices.astype("int64", copy=False)
