@@ -263,6 +263,10 @@ class GeneticSearch(EvoktTuner):
             (2 to 10) to score it by K-fold cross-validation on `x` and `y`
             (all the data), the best models then refitted on all of it.
             Defaults to 1.
+        keep_checkpoints: Optional integer K: delete, as trials end, the
+            checkpoints of all but the best K trials and those still in use
+            (see `evokt.oracles.tuner.EvoktTuner`). Defaults to None (keep
+            all, as KerasTuner does).
         candidates: Integer, candidates screened per proposal, see
             `EvolutionaryOracle`. 1 turns model guidance off. Defaults to 24.
         max_evaluations: Integer, the most evaluations of one configuration.
@@ -292,6 +296,7 @@ class GeneticSearch(EvoktTuner):
         trial_timeout: float | None = None,
         constraints: Constraints = None,
         folds: int = 1,
+        keep_checkpoints: int | None = None,
         candidates: int = DEFAULT_CANDIDATES,
         max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
         reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
@@ -318,4 +323,4 @@ class GeneticSearch(EvoktTuner):
             reevaluation_share=reevaluation_share,
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, constraints=constraints,
-                         folds=folds, **kwargs)
+                         folds=folds, keep_checkpoints=keep_checkpoints, **kwargs)

@@ -25,6 +25,9 @@ for the same epochs. This oracle does both, asynchronously:
   `max_epochs_budget` cannot pay for. When the budget is spent the search
   stops; workers whose colleagues still train are told IDLE (in case a trial
   is lost and must be trained again) and evokt's tuners then back off.
+- With the tuner's `keep_checkpoints`, the trials a promotion may pick next
+  keep their checkpoints (`checkpoints_needed`); a trial whose checkpoint was
+  deleted is never promoted.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from evokt.oracles.defaults import tournament_sizes
 from evokt.oracles.evolutionary import EvolutionaryOracle
 from evokt.oracles.evolutionary import first_proposal
 from evokt.oracles.pareto import minimized
+from evokt.oracles.retention import PARENT_TRIAL
 from evokt.oracles.space import Values
 from evokt.oracles.trials import has_score
 from evokt.oracles.trials import is_feasible
@@ -60,7 +64,6 @@ TrialStatus = trial_module.TrialStatus
 # KerasTuner's Hyperband protocol: the values a tuner reads to continue a trial.
 EPOCHS = "tuner/epochs"
 INITIAL_EPOCH = "tuner/initial_epoch"
-PARENT_TRIAL = "tuner/trial_id"
 BRACKET = "tuner/bracket"
 ROUND = "tuner/round"
 _PROTOCOL_KEYS = (EPOCHS, INITIAL_EPOCH, PARENT_TRIAL, BRACKET, ROUND)
@@ -228,6 +231,8 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
         # trial_id -> its rung; parent trial_id -> the trial that continues it.
         self._rung_of: dict[str, int] = {}
         self._promoted_to: dict[str, str] = {}
+        # Trials whose checkpoints the tuner deleted: never promoted.
+        self._without_checkpoint: set[str] = set()
 
     @property
     def epochs_left(self) -> int:
@@ -283,9 +288,31 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
             ranked = self._ranked(self.rung_trials(rung))
             quota = len(ranked) if quota_share is None else len(ranked) // quota_share
             for trial in ranked[:quota]:
-                if trial.trial_id not in self._promoted_to:
+                if trial.trial_id not in self._promoted_to and \
+                        trial.trial_id not in self._without_checkpoint:
                     return trial, rung + 1
         return None
+
+    def checkpoints_needed(self) -> set[str]:
+        """The trials a promotion may continue next, whose checkpoints stay
+        (`keep_checkpoints`): in each rung below the top, those not yet
+        promoted among the best `1/factor` of its completed trials, and the
+        one next in line when the rung's quota grows."""
+        needed = set()
+        for rung in range(len(self.rung_epochs) - 1):
+            ranked = self._ranked(self.rung_trials(rung))
+            needed.update(trial.trial_id for trial in ranked[:len(ranked) // self.factor + 1]
+                          if trial.trial_id not in self._promoted_to)
+        return needed - self._without_checkpoint
+
+    def checkpoints_deleted(self, trial_ids: Sequence[str]) -> None:
+        """Told by the tuner, before it deletes them: these trials' checkpoints
+        go, so they are never promoted.
+
+        Args:
+            trial_ids: The trials whose checkpoints are deleted.
+        """
+        self._without_checkpoint.update(trial_ids)
 
     def _new_values(self, trial_id: str) -> Values | None:
         """An untried configuration for the lowest rung, bred or random."""
@@ -365,6 +392,7 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
             epochs_used=self.epochs_used,
             rung_of=self._rung_of,
             promoted_to=self._promoted_to,
+            without_checkpoint=sorted(self._without_checkpoint),
         )
         return state
 
@@ -373,6 +401,7 @@ class GeneticHyperbandOracle(EvolutionaryOracle):
         self.epochs_used = state["epochs_used"]
         self._rung_of = dict(state["rung_of"])
         self._promoted_to = dict(state["promoted_to"])
+        self._without_checkpoint = set(state.get("without_checkpoint", []))
 
 
 def _check_integer(name: str, value: Any, low: int) -> None:
@@ -421,6 +450,11 @@ class GeneticHyperband(EvoktTuner):
             not ended it goes to another worker. Defaults to None (never).
         constraints: Optional upper bounds on metrics, such as
             `{"params": 50000}`. Defaults to None.
+        keep_checkpoints: Optional integer K: delete, as trials end, the
+            checkpoints of all but the best K trials, those still in use and
+            those the oracle may promote next (see
+            `evokt.oracles.tuner.EvoktTuner`). Defaults to None (keep all, as
+            KerasTuner does).
         **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, ...
     """
@@ -447,6 +481,7 @@ class GeneticHyperband(EvoktTuner):
         max_consecutive_failed_trials: int = 3,
         trial_timeout: float | None = None,
         constraints: Constraints = None,
+        keep_checkpoints: int | None = None,
         **kwargs: Any,
     ):
         oracle = GeneticHyperbandOracle(
@@ -470,7 +505,8 @@ class GeneticHyperband(EvoktTuner):
             trial_timeout=trial_timeout,
             constraints=constraints,
         )
-        super().__init__(oracle=oracle, hypermodel=hypermodel, constraints=constraints, **kwargs)
+        super().__init__(oracle=oracle, hypermodel=hypermodel, constraints=constraints,
+                         keep_checkpoints=keep_checkpoints, **kwargs)
 
     def run_trial(self, trial: trial_module.Trial, *fit_args: Any, **fit_kwargs: Any):
         values = trial.hyperparameters.values

@@ -180,6 +180,10 @@ class GreedySearch(EvoktTuner):
             (2 to 10) to score it by K-fold cross-validation on `x` and `y`
             (all the data), the best models then refitted on all of it.
             Defaults to 1.
+        keep_checkpoints: Optional integer K: delete, as trials end, the
+            checkpoints of all but the best K trials and those still in use
+            (see `evokt.oracles.tuner.EvoktTuner`). Defaults to None (keep
+            all, as KerasTuner does).
         candidates: Integer, candidates screened per proposal, see
             `EvolutionaryOracle`. 1 turns model guidance off. Defaults to 24.
         max_evaluations: Integer, the most evaluations of one configuration.
@@ -208,6 +212,7 @@ class GreedySearch(EvoktTuner):
         trial_timeout: float | None = None,
         constraints: Constraints = None,
         folds: int = 1,
+        keep_checkpoints: int | None = None,
         candidates: int = DEFAULT_CANDIDATES,
         max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
         reevaluation_share: float = DEFAULT_REEVALUATION_SHARE,
@@ -233,4 +238,4 @@ class GreedySearch(EvoktTuner):
             reevaluation_share=reevaluation_share,
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, constraints=constraints,
-                         folds=folds, **kwargs)
+                         folds=folds, keep_checkpoints=keep_checkpoints, **kwargs)

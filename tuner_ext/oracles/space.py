@@ -10,11 +10,14 @@ meets them.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
+import keras_tuner
+from keras_tuner.engine import base_tuner
 from keras_tuner.engine import hyperparameters as space_types
 from keras_tuner.engine.hyperparameters import HyperParameter
 from keras_tuner.engine.hyperparameters import HyperParameters
@@ -105,19 +108,52 @@ def random_values(space: HyperParameters, rng: random.Random) -> Values:
 
 
 def is_valid(hp: HyperParameter, value: Any) -> bool:
-    """Whether `value` is one `hp` can take (used for given configurations).
+    """Whether `value` is one `hp` can take (used for given configurations);
+    `invalid_reason` says why not."""
+    return invalid_reason(hp, value) is None
+
+
+def _number_words(number: float) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
+def invalid_reason(hp: HyperParameter, value: Any) -> str | None:
+    """Why `value` is not one `hp` can take, in words; None when it is.
 
     A `Float` takes any number in its range, on its step grid or not, since a
     grid of floats rarely holds the literal a user types (0.3 is not
-    0.1 + 0.1 + 0.1).
+    0.1 + 0.1 + 0.1). Types are strict: `True` is no `Int`'s 1, and "3" no
+    `Choice` of 3 and 5 (the hypermodel would build with them).
+
+    Args:
+        hp: The hyperparameter.
+        value: The value given for it.
     """
-    if isinstance(hp, space_types.Float):
-        return (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and hp.min_value <= value <= hp.max_value
-        )
-    return value in finite_values(hp)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(hp, space_types.Boolean):
+        return None if isinstance(value, bool) else f"{value!r} is not true or false"
+    if isinstance(hp, (space_types.Int, space_types.Float)):
+        if isinstance(hp, space_types.Int) and not (is_number and isinstance(value, int)):
+            return f"{value!r} is not an integer"
+        if not is_number or not math.isfinite(value):
+            return f"{value!r} is not a number"
+        if not hp.min_value <= value <= hp.max_value:
+            return (f"{value!r} is out of range [{_number_words(hp.min_value)}, "
+                    f"{_number_words(hp.max_value)}]")
+        if isinstance(hp, space_types.Float):
+            return None
+    allowed = finite_values(hp)
+    if any(value == choice and (type(value) is type(choice)
+                                or (isinstance(choice, float) and is_number))
+           for choice in allowed):
+        return None
+    return f"{value!r} is not one of {', '.join(map(repr, allowed))}"
+
+
+def space_names(space: HyperParameters) -> list[str]:
+    """The names of a space's hyperparameters, conditional ones included, in
+    registration order."""
+    return list(dict.fromkeys(hp.name for hp in space.space))
 
 
 def complete_values(
@@ -141,10 +177,11 @@ def complete_values(
     def choose(hp: HyperParameter) -> Any:
         if hp.name not in given:
             return fill(hp)
-        if not is_valid(hp, given[hp.name]):
+        reason = invalid_reason(hp, given[hp.name])
+        if reason is not None:
             raise ValueError(
                 f"Value {given[hp.name]!r} is not a valid value for "
-                f"hyperparameter {hp!r}."
+                f"hyperparameter {hp.name}: {reason}."
             )
         return given[hp.name]
 
@@ -176,3 +213,30 @@ def iter_configurations(space: HyperParameters) -> Iterator[Values] | None:
         del values[hp.name]
 
     return walk(0, {})
+
+
+class _SpaceDiscovery:
+    """Just enough of a tuner for KerasTuner's own discovery of a space."""
+
+    _populate_initial_space = base_tuner.BaseTuner._populate_initial_space
+    _activate_all_conditions = base_tuner.BaseTuner._activate_all_conditions
+
+    def __init__(self, hypermodel: keras_tuner.HyperModel):
+        self.hypermodel = hypermodel
+        self.oracle = keras_tuner.Oracle()
+
+
+def declared_space(hypermodel: keras_tuner.HyperModel) -> HyperParameters:
+    """Every hyperparameter a hypermodel declares, conditional ones included.
+
+    The space a search sees before its first trial: KerasTuner's own
+    discovery (`BaseTuner._populate_initial_space`: one build, then one more
+    for each conditional scope not yet active), run without a tuner, a
+    project or any training.
+
+    Args:
+        hypermodel: The `keras_tuner.HyperModel` whose space to declare.
+    """
+    discovery = _SpaceDiscovery(hypermodel)
+    discovery._populate_initial_space()
+    return discovery.oracle.get_space()

@@ -9,6 +9,8 @@
   data `search` is given (`evokt.oracles.cross_validation`), and a model
   is refitted on all of it, for its best mean number of epochs, when it is
   asked for (`get_best_models`, evokt's export).
+- With `keep_checkpoints=K`, only the best K trials' checkpoints and those
+  still in use stay on disk (`evokt.oracles.retention`).
 
 `GeneticSearch` and `GreedySearch` are `EvoktTuner`s; `evokt_tuner()` makes
 one of any KerasTuner tuner (the CLI and the service run every strategy that
@@ -20,6 +22,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import os
 import warnings
 from typing import Any
 
@@ -30,6 +33,7 @@ from keras_tuner.engine import trial as trial_module
 from keras_tuner.engine.tuner import maybe_distribute
 from keras_tuner.src import backend
 from keras_tuner.src import utils
+from keras_tuner.src.distribute import utils as dist_utils
 
 from evokt.oracles.constraints import Constraints
 from evokt.oracles.cross_validation import fold_indices
@@ -39,6 +43,9 @@ from evokt.oracles.defaults import MEASURED_METRICS
 from evokt.oracles.measures import ModelMeasures
 from evokt.oracles.pareto import objectives_of
 from evokt.oracles.pareto import pareto_front
+from evokt.oracles.retention import PARENT_TRIAL
+from evokt.oracles.retention import check_keep_checkpoints
+from evokt.oracles.retention import retire_checkpoints
 from evokt.oracles.trials import recommended_trials
 
 # KerasTuner's words, for the same mistake.
@@ -63,14 +70,24 @@ class EvoktTuner(keras_tuner.Tuner):
             to `search`; K (2 to 10) to score it by K-fold cross-validation on
             `x` and `y`, which should then hold all the data (any
             `validation_data` is not used). Defaults to 1.
+        keep_checkpoints: Optional integer K: as trials end, delete the
+            checkpoints of all but the best K trials (in `get_best_trials`'
+            order, within the constraints; with several objectives the
+            Pareto front too) and those still in use (running trials, the
+            trials they continue or re-evaluate, the trials a Hyperband
+            oracle may promote). A deleted trial that later becomes the
+            best is retrained from its configuration when its model is
+            asked for. Defaults to None: keep every checkpoint, as
+            KerasTuner does.
         **kwargs: Keyword arguments of `keras_tuner.Tuner`.
     """
 
     def __init__(self, *args: Any, constraints: Constraints = None, folds: int = 1,
-                 **kwargs: Any):
+                 keep_checkpoints: int | None = None, **kwargs: Any):
         if isinstance(folds, bool) or not isinstance(folds, int) or \
                 not 1 <= folds <= MAX_FOLDS:
             raise ValueError(f"`folds` must be an integer from 1 to {MAX_FOLDS}, got {folds!r}.")
+        check_keep_checkpoints(keep_checkpoints)
         hypermodel = inspect.signature(super().__init__).bind_partial(
             *args, **kwargs).arguments.get("hypermodel")
         if hypermodel is None and not _user_defines_run_trial(type(self)):
@@ -79,6 +96,7 @@ class EvoktTuner(keras_tuner.Tuner):
             raise ValueError(NO_HYPERMODEL_MESSAGE)
         self.constraints = dict(constraints or {})
         self.folds = folds
+        self.keep_checkpoints = keep_checkpoints
         # The measures this search has warned it cannot take (see `ModelMeasures`).
         self._unmeasured: set[str] = set()
         # The data of the last `search`, for refitting with `folds` > 1.
@@ -126,21 +144,63 @@ class EvoktTuner(keras_tuner.Tuner):
 
     def load_model(self, trial: trial_module.Trial) -> keras.Model:
         """The trial's model; with `folds` > 1, refitted on all the search's
-        data for the trial's best mean number of epochs."""
+        data for the trial's best mean number of epochs; likewise, on the
+        search's training data, a trial whose checkpoint `keep_checkpoints`
+        deleted."""
+        # Built from fresh weights, not from the checkpoint a Hyperband trial
+        # continued: its own overwrites them, and the parent's may be gone.
+        hyperparameters = trial.hyperparameters.copy()
+        hyperparameters.values.pop(PARENT_TRIAL, None)
         if self.folds == 1:
-            model = self._try_build(trial.hyperparameters)
-            self.restore_checkpoint(model, trial.trial_id)
-            return model
+            if self.keep_checkpoints is None or self.has_checkpoint(trial.trial_id):
+                model = self._try_build(hyperparameters)
+                self.restore_checkpoint(model, trial.trial_id)
+                return model
+            warnings.warn(
+                f"Trial {trial.trial_id}'s checkpoint was deleted (`keep_checkpoints`), "
+                "since it ranked below the best then; its model is retrained from its "
+                "hyperparameters.", stacklevel=2)
         if self._search_data is None:
-            raise ValueError("A cross-validated trial's model is refitted on the search's "
-                             "data: run `search` first (or `remember_search_data`).")
+            raise ValueError("This trial's model is refitted on the search's data: run "
+                             "`search` first (or `remember_search_data`).")
         (x, y, *_), fit_kwargs = self._search_data
         fit_kwargs = {key: value for key, value in fit_kwargs.items()
-                      if key not in ("validation_data", "callbacks")}
+                      if key not in ("validation_data", "callbacks", "initial_epoch")}
         fit_kwargs["epochs"] = (trial.best_step or 0) + 1
-        model = self._try_build(trial.hyperparameters)
-        self.hypermodel.fit(trial.hyperparameters, model, x, y, **fit_kwargs)
+        model = self._try_build(hyperparameters)
+        self.hypermodel.fit(hyperparameters, model, x, y, **fit_kwargs)
         return model
+
+    def has_checkpoint(self, trial_id: str) -> bool:
+        """Whether the trial's checkpoint is on disk."""
+        return os.path.exists(self._get_checkpoint_fname(trial_id))
+
+    def on_trial_end(self, trial: trial_module.Trial) -> None:
+        super().on_trial_end(trial)
+        # A worker's oracle is the chief's, remote: the chief prunes (see
+        # `evokt.search.distributed.run_chief`).
+        if not (dist_utils.has_chief_oracle() and not dist_utils.is_chief_oracle()):
+            self.prune_checkpoints()
+
+    def prune_checkpoints(self) -> list[str]:
+        """Deletes the checkpoints `keep_checkpoints` no longer keeps (none
+        when it is None), crash-safely (see `evokt.oracles.retention`).
+
+        Returns:
+            The ids of the trials whose checkpoints were deleted.
+        """
+        if self.keep_checkpoints is None:
+            return []
+        retired = retire_checkpoints(self.oracle, self.keep_checkpoints, self.constraints,
+                                     self.has_checkpoint)
+        for trial_id in retired:
+            # One file (Keras 3's `checkpoint.weights.h5`), so one unlink: it is
+            # there whole or gone.
+            try:
+                os.unlink(self._get_checkpoint_fname(trial_id))
+            except FileNotFoundError:
+                pass
+        return retired
 
     def restore_checkpoint(self, model: keras.Model, trial_id: str) -> None:
         """Loads a trial's best checkpoint into a model just built for it.

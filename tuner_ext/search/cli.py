@@ -303,6 +303,9 @@ def run_search_command(args: argparse.Namespace) -> int:
         None if args.resume else spec_from_args(args), args.project_dir, args.resume
     )
     dataset = spec.load_data()
+    if spec.oracle_options.get("initial_hps"):
+        # Their check builds the hypermodel's space, with Keras.
+        _import_tensorflow_quietly()
     spec.check_data(dataset.input_shape, dataset.task)
     distribution = _distribution(args)
     _import_tensorflow_quietly()

@@ -13,7 +13,9 @@ never leaves the chief). What evokt adds:
   directory (`search.json`) so a remote worker needs only that directory and
   the chief's address;
 - a watcher that reports the chief's trials to the same observers a
-  single-process search has (progress bar, job store).
+  single-process search has (progress bar, job store);
+- the chief deletes the checkpoints `keep_checkpoints` no longer keeps (a
+  worker's oracle is remote, so its tuner leaves that to the chief).
 
 The chief's gRPC port has no authentication: keep it on a private network.
 """
@@ -31,6 +33,7 @@ import keras_tuner
 
 from evokt.clock import SYSTEM_CLOCK
 from evokt.clock import Clock
+from evokt.oracles.tuner import EvoktTuner
 from evokt.search.errors import SpecError
 from evokt.search.observe import SearchObserver
 from evokt.supervisor import RestartBudget
@@ -194,14 +197,15 @@ def serve_oracle(oracle: keras_tuner.Oracle, address: str):
     return server, servicer
 
 
-def run_chief(tuner: keras_tuner.Tuner, distribution: Distribution, project_dir: str,
+def run_chief(tuner: EvoktTuner, distribution: Distribution, project_dir: str,
               observer: SearchObserver | None, poll_seconds: float = 0.2) -> None:
     """Serves the tuner's oracle to the workers until every trial has ended.
 
     This is KerasTuner's chief server (its `OracleServicer`, gRPC), with a
     loop of evokt's own around it: KerasTuner's checks for the end every 20
     seconds and never stops its server; this one checks every `poll_seconds`,
-    supervises the local workers, reports progress, and stops the server.
+    supervises the local workers, reports progress, deletes the checkpoints
+    no longer kept when trials have ended, and stops the server.
     """
     from keras_tuner.src.distribute import oracle_chief
 
@@ -211,12 +215,18 @@ def run_chief(tuner: keras_tuner.Tuner, distribution: Distribution, project_dir:
     workers.start()  # before gRPC's threads exist; workers wait for the port
     server, servicer = serve_oracle(tuner.oracle, distribution.address)
     watcher = ChiefWatcher(tuner.oracle, observer)
+    pruned_at = -1
     try:
         while not (servicer.stop_triggered and oracle_chief.exit_chief(tuner.oracle)):
             time.sleep(poll_seconds)
+            ended = len(tuner.oracle.end_order)
             watcher.poll()
             workers.check(search_done=servicer.stop_triggered)
+            if ended != pruned_at:
+                tuner.prune_checkpoints()
+                pruned_at = ended
         watcher.poll()
+        tuner.prune_checkpoints()
     finally:
         workers.stop()
         server.stop(grace=5)

@@ -5,7 +5,8 @@ made: the CLI builds a spec from its flags and the service from a request
 body; building one checks every field (`__post_init__`, against the
 declarations in `SETTINGS` and the strategy's options), and `check_data`
 checks what depends on the data (the hypermodel fits the examples' shape,
-the objective is a metric the task reports). The search runner saves the
+the objective is a metric the task reports, the `initial_hps` are in the
+hypermodel's space). The search runner saves the
 spec in the project directory (and the service in its job store), so a
 search can be resumed and summarised with nothing but its directory; a
 saved spec is read back as it was checked (`from_dict`), and
@@ -87,6 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", "int", "trials trained at once, in N local worker processes (each with "
             "its share of the cores)", default=1, minimum=1, maximum=MAX_WORKERS,
             metavar="N"),
+    Setting("keep_checkpoints", "int", "keep the checkpoints of the best K trials and of those "
+            "still in use (running, continued by a promotion, re-evaluated), deleting the others "
+            "as trials end", default_text="all", minimum=1, maximum=MAX_TRIALS_LIMIT,
+            metavar="K", nullable=True),
 )
 SETTING = by_name(SETTINGS)
 
@@ -155,6 +160,9 @@ class SearchSpec:
             several objectives, the front's best in the first objective), an
             objective's name (the front's best in it), "knee" (the front's
             knee point), or a trial id.
+        keep_checkpoints: Keep only the best K trials' checkpoints, and
+            those still in use (see `evokt.oracles.retention`); None keeps
+            all.
 
     Raises:
         SpecError: A field is invalid; the message names it.
@@ -179,6 +187,7 @@ class SearchSpec:
     max_epochs_budget: int | None = None
     folds: int = SETTING["folds"].default
     pick: str | None = None
+    keep_checkpoints: int | None = None
 
     def __post_init__(self) -> None:
         sources = [name for name in ("dataset", "csv", "npz") if getattr(self, name)]
@@ -257,8 +266,9 @@ class SearchSpec:
             The hypermodel's name ("auto" resolved for this shape).
 
         Raises:
-            SpecError: The hypermodel does not fit the examples, or the
-                objective is not a metric the task reports.
+            SpecError: The hypermodel does not fit the examples, the
+                objective is not a metric the task reports, or a configuration
+                of `initial_hps` is not in the hypermodel's space.
         """
         try:
             kind = resolve_kind(self.hypermodel, tuple(input_shape))
@@ -271,6 +281,12 @@ class SearchSpec:
                     f"objective: {name!r} is not reported for {task}; "
                     f"choose {', '.join(known)}"
                 )
+        if self.oracle_options.get("initial_hps"):
+            # Imports KerasTuner: only searches that give configurations pay for it.
+            from evokt.search.space_check import check_configurations
+
+            check_configurations(self.oracle_options["initial_hps"], kind,
+                                 tuple(input_shape), task)
         return kind
 
     def load_data(self) -> Dataset:

@@ -304,7 +304,7 @@ def create_tuner(
     Args:
         spec: The search: its `oracle`, `max_trials`, `epochs`, `seed`,
             `oracle_options` (keyword arguments of the strategy's tuner, see
-            `Strategy.options`), constraints, `folds` and
+            `Strategy.options`), constraints, `folds`, `keep_checkpoints` and
             `max_epochs_budget`.
         hypermodel: The `HyperModel` that defines the search space.
         objective: The objective, as for any `keras_tuner.Tuner`.
@@ -327,6 +327,7 @@ def create_tuner(
         overwrite=overwrite,
         constraints=spec.constraints,
         folds=spec.folds,
+        keep_checkpoints=spec.keep_checkpoints,
         **spec.oracle_options,
     )
     if spec.oracle == "hyperband":
