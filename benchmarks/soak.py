@@ -7,7 +7,11 @@ For `--seconds`, all on 127.0.0.1 and bounded in count and time:
   the server's capacity they get 503 and retry after `Retry-After`);
 - `--slow-sockets` clients send headers, or an unauthenticated body, one byte
   every 2 seconds (reconnecting when the server cuts them off);
-- a probe client asks `/v2/health/live` and `/v2/health/ready` 5 times a second;
+- `--idle-sockets` connections send `GET / HTTP/1.1` and a header, and never
+  end the headers (reconnecting as soon as the server closes them);
+- a probe client asks `/v2/health/live` and `/v2/health/ready` 5 times a second,
+  each on a new connection (as Kubernetes' kubelet does), and another client
+  sends a prediction on a new connection 5 times a second;
 - halfway through, a new model version is registered, and predictions of the
   latest version must switch to it without an error;
 - a third of the way through, the search's process is killed with `kill -9`:
@@ -15,19 +19,22 @@ For `--seconds`, all on 127.0.0.1 and bounded in count and time:
   trials, none twice.
 
 It prints requests, errors (any non-200 prediction or probe, any 5xx
-anywhere), p50/p99 latency of predictions and probes, what the slow sockets
-and streams were answered, and the search's trial counts after recovery.
+anywhere), p50/p99 latency of predictions and probes, what the slow and idle
+sockets and the streams were answered, and the search's trial counts after
+recovery.
 
     python benchmarks/soak.py [--seconds 60] [--predict-clients 8] [--streams 200]
-                              [--slow-sockets 50]
+                              [--slow-sockets 50] [--idle-sockets 5000]
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import http.client
 import json
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -83,7 +90,10 @@ class Tally:
 
 
 def request_loop(port: int, method: str, path: str, body: str | None, tally: Tally,
-                 stop: threading.Event, pause: float = 0.0, auth: bool = True) -> None:
+                 stop: threading.Event, pause: float = 0.0, auth: bool = True,
+                 new_connections: bool = False) -> None:
+    """Sends one request after the other until `stop`, on one kept-alive connection
+    (or on a new connection each, with `new_connections`: the connect is timed too)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     for _ in range(MAX_REQUESTS_PER_CLIENT):
         if stop.is_set():
@@ -96,8 +106,9 @@ def request_loop(port: int, method: str, path: str, body: str | None, tally: Tal
             tally.add(response.status, time.perf_counter() - started)
         except (OSError, http.client.HTTPException) as error:
             tally.add(type(error).__name__)
+            connection.close()  # the next request opens a new one
+        if new_connections:
             connection.close()
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         if pause:
             stop.wait(pause)
     connection.close()
@@ -179,6 +190,85 @@ class Nuisances:
             self._close(key.fileobj, kind)
 
 
+class IdleSockets:
+    """`count` connections that start a request and never end its headers.
+
+    Each sends `GET / HTTP/1.1` and one header, then nothing; a connection the
+    server closes is opened again at once. All are on one selector, connected
+    without blocking (a full listen backlog must not stall the others).
+
+    Args:
+        port: The server's port on 127.0.0.1.
+        count: Connections to keep open.
+    """
+
+    REQUEST_START = b"GET / HTTP/1.1\r\nHost: soak\r\n"
+
+    def __init__(self, port: int, count: int):
+        self.port = port
+        self.count = count
+        self.selector = selectors.DefaultSelector()
+        self.open = 0
+        # What the server answered before closing one: "408 <its error>", or "closed".
+        self.answers: Counter = Counter()
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            while self.open < self.count and self._connect():
+                pass
+            for key, _ in self.selector.select(0.1):
+                if key.data == "connecting":
+                    self._send_start(key.fileobj)
+                else:
+                    self._read(key.fileobj)
+        for key in list(self.selector.get_map().values()):
+            self._close(key.fileobj)
+
+    def _connect(self) -> bool:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        error = sock.connect_ex(("127.0.0.1", self.port))
+        if error not in (0, errno.EINPROGRESS):
+            sock.close()
+            return False  # out of ports or descriptors for now: the next turn tries again
+        self.selector.register(sock, selectors.EVENT_WRITE, "connecting")
+        self.open += 1
+        return True
+
+    def _send_start(self, sock: socket.socket) -> None:
+        try:
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                raise ConnectionRefusedError
+            sock.send(self.REQUEST_START)
+        except OSError:
+            self._close(sock)
+            return
+        self.selector.modify(sock, selectors.EVENT_READ, "idle")
+
+    def _read(self, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data.startswith(b"HTTP/"):
+            head, _, body = data.partition(b"\r\n\r\n")
+            try:
+                error = json.loads(body)["error"]
+            except (ValueError, KeyError, TypeError):
+                error = "?"
+            self.answers[f"{head.split()[1].decode()} {error}"] += 1
+        else:
+            self.answers["closed"] += 1
+        self._close(sock)
+
+    def _close(self, sock: socket.socket) -> None:
+        self.selector.unregister(sock)
+        sock.close()
+        self.open -= 1
+
+
 def switch_version(data_dir: str) -> None:
     """Registers version 2 of `bench`: version 1's files under a new number."""
     layout = DataLayout(data_dir)
@@ -198,8 +288,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predict-clients", type=int, default=8)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--slow-sockets", type=int, default=50)
+    parser.add_argument("--idle-sockets", type=int, default=0,
+                        help="connections that never end their headers (default 0)")
     parser.add_argument("--max-trials", type=int, default=6)
     args = parser.parse_args(argv)
+    # The idle sockets and the streams are this process's open files too.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     work = tempfile.mkdtemp(prefix="evokt-soak-")
     data_dir = os.path.join(work, "data")
@@ -225,16 +321,23 @@ def main(argv: list[str] | None = None) -> None:
         connection.close()
 
         stop = threading.Event()
-        predictions, probes = Tally(), Tally()
+        predictions, new_predictions, probes = Tally(), Tally(), Tally()
         body = json.dumps({"instances": [ROW]})
         threads = [threading.Thread(target=request_loop, args=(
             port, "POST", "/v1/models/bench:predict", body, predictions, stop))
             for _ in range(args.predict_clients)]
+        threads.append(threading.Thread(target=request_loop, args=(
+            port, "POST", "/v1/models/bench:predict", body, new_predictions, stop, 0.2),
+            kwargs={"new_connections": True}))
         for path in ("/v2/health/live", "/v2/health/ready"):
             threads.append(threading.Thread(target=request_loop, args=(
-                port, "GET", path, None, probes, stop, 0.2, False)))
+                port, "GET", path, None, probes, stop, 0.2, False),
+                kwargs={"new_connections": True}))
         nuisances = Nuisances(port, search_id, args.streams, args.slow_sockets)
         threads.append(threading.Thread(target=nuisances.run, args=(stop,)))
+        idle = IdleSockets(port, args.idle_sockets)
+        if args.idle_sockets:
+            threads.append(threading.Thread(target=idle.run, args=(stop,)))
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -257,13 +360,19 @@ def main(argv: list[str] | None = None) -> None:
         for thread in threads:
             thread.join(60)
         print(f"\n== soak of {args.seconds:.0f} s: {args.predict_clients} predict clients, "
-              f"{args.streams} streams wanted, {args.slow_sockets} slow sockets")
+              f"{args.streams} streams wanted, {args.slow_sockets} slow sockets, "
+              f"{args.idle_sockets} idle sockets")
         print(f"predictions: {predictions.summary()}")
-        print(f"probes:      {probes.summary()}")
+        print(f"predictions on new connections: {new_predictions.summary()}")
+        print(f"probes (new connections): {probes.summary()}")
         print(f"streams:     most open at once {nuisances.most_streams}; "
               f"first answers {dict(nuisances.answers)}")
+        if args.idle_sockets:
+            print(f"idle sockets: {idle.open} open at the end; closed by the server after "
+                  f"{dict(idle.answers)}")
         server_errors = sum(count for status, count in
-                            (predictions.statuses + probes.statuses).items()
+                            (predictions.statuses + new_predictions.statuses
+                             + probes.statuses).items()
                             if isinstance(status, int) and status >= 500)
         print(f"5xx answers: {server_errors}")
 

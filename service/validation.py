@@ -37,6 +37,12 @@ def json_body(max_bytes: int | None = None) -> dict[str, Any]:
     if max_bytes is not None:
         request.max_content_length = max_bytes
     raw = request.get_data(cache=False)
+    limit = request.max_content_length
+    # werkzeug refuses a Content-Length over the limit, but reads a body without
+    # one (chunked) up to the limit and stops there silently: more is over it.
+    if (request.content_length is None and limit is not None and len(raw) >= limit
+            and request.environ["wsgi.input"].read(1)):
+        raise ApiError(413, f"the request body is over the limit of {limit} bytes")
     try:
         body = json.loads(raw)
     except RecursionError:
