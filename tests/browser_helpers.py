@@ -143,3 +143,11 @@ def fresh_profile(root: str, name: str) -> str:
     os.makedirs(path)
     return path
 
+
+
+def console_errors(browser, expected: tuple[int, ...] = (401,)) -> list[str]:
+    """The page's errors logged since the last call: script errors and anything the
+    Content-Security-Policy refused, less refused requests of the `expected` statuses."""
+    return [entry["message"] for entry in browser.get_log("browser")
+            if entry["level"] == "SEVERE"
+            and not any(f"status of {status}" in entry["message"] for status in expected)]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from browser_helpers import PHONE
 from browser_helpers import add_synthetic_search
+from browser_helpers import console_errors
 from browser_helpers import fresh_profile
 from browser_helpers import missing_browser
 from browser_helpers import start_chromium
@@ -103,11 +104,9 @@ def browser(tmp_path_factory):
 def no_console_errors(browser):
     """Fails a test whose pages logged an error: a script error, or anything the
     Content-Security-Policy refused. Refused tokens (401) are expected."""
-    browser.get_log("browser")  # what earlier tests left
+    console_errors(browser)  # what earlier tests left
     yield
-    errors = [entry["message"] for entry in browser.get_log("browser")
-              if entry["level"] == "SEVERE" and "status of 401" not in entry["message"]]
-    assert errors == []
+    assert console_errors(browser) == []
 
 
 def wait_until(browser, condition, timeout: float = WAIT, message: str = ""):
@@ -373,7 +372,7 @@ def test_cancelling_a_search_from_the_list(service, client, browser):
     Select(find(browser, "#state-filter")).select_by_value("CANCELLED")
     row = f"tr[data-search='{search['id']}']"
     wait_until(browser, lambda: "CANCELLED" in (text(browser, row) or ""), timeout=60)
-    assert find_all(browser, f"{row} button.danger") == []
+    assert find_all(browser, f"{row} button[data-key='{search['id']}:cancel']") == []
     assert all("CANCELLED" in one for one in texts(browser, "tr[data-search]"))
     _, after, _ = client.request("GET", f"/v1/searches/{search['id']}")
     assert after["state"] == "CANCELLED"

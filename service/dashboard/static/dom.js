@@ -39,6 +39,28 @@ export function formatCount(value) {
   return integerFormat.format(value);
 }
 
+/** A count and its noun: "1 trial", "10,000 trials" (the plural adds an "s"). */
+export function countOf(count, noun) {
+  return `${formatCount(count)} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+const BYTE_UNITS = ["KiB", "MiB", "GiB", "TiB"];
+
+/** A size in bytes as people read it, in the units of 1,024 that the README uses: "3.4 MiB". */
+export function formatBytes(bytes) {
+  if (bytes === null || bytes === undefined) return "—";
+  if (Math.abs(bytes) < 1024) return countOf(bytes, "byte");
+  let value = bytes;
+  let unit = -1;
+  do {
+    value /= 1024;
+    unit += 1;
+  } while (Math.abs(value) >= 1023.5 && unit < BYTE_UNITS.length - 1);
+  // Three significant digits, without a trailing ".0", whole from 100 on: 1.5 KiB, 12.3 MiB, 1,023 KiB.
+  const shown = Math.abs(value) >= 100 ? formatCount(Math.round(value)) : Number(value.toPrecision(3));
+  return `${shown} ${BYTE_UNITS[unit]}`;
+}
+
 /** A score with four significant digits; "—" when there is none. */
 export function formatScore(value) {
   if (value === null || value === undefined) return "—";

@@ -1,9 +1,10 @@
-// Launch: upload a CSV or NPZ file or pick a dataset, choose the hypermodel,
-// the oracle and the budget, and start a search. The choices come from the
-// API's own description (/openapi.json), so they never drift from it.
+// Launch: upload a CSV or NPZ file or pick (or delete) a dataset, choose the
+// hypermodel, the oracle and the budget, and start a search. The choices come
+// from the API's own description (/openapi.json), so they never drift from it.
 
 import { api, openapiDocument } from "./api.js";
-import { announce, errorBox, formatCount, h } from "./dom.js";
+import { datasetQuestion, deleteButton, freedNotice } from "./deleting.js";
+import { announce, errorBox, formatCount, h, shortId } from "./dom.js";
 
 function field(id, label, control, hint) {
   control.id = id;
@@ -44,6 +45,33 @@ export async function render(main, _params, { signal }) {
   // Search ------------------------------------------------------------------------------
   const datasetSelect = h("select", { required: true },
     datasets.map((dataset) => h("option", { value: dataset.id }, datasetLabel(dataset))));
+  const datasetsById = new Map(datasets.map((dataset) => [dataset.id, dataset]));
+  // The chosen dataset's delete button (uploads only: the bundled ones stay) and what it freed.
+  const datasetTools = h("div", { id: "dataset-tools", className: "field" });
+  const showDatasetTools = (notice = null) => {
+    const dataset = datasetsById.get(datasetSelect.value);
+    const tools = [notice && h("p", { className: "notice" }, notice),
+      dataset && !dataset.builtin && deleteDataset(dataset)].filter(Boolean);
+    datasetTools.replaceChildren(...tools);
+    datasetTools.hidden = !tools.length;
+  };
+  const deleteDataset = (dataset) => {
+    const label = `uploaded dataset ${shortId(dataset.id)}`;
+    return deleteButton({
+      label, question: datasetQuestion(dataset), path: `/v1/datasets/${dataset.id}`, signal,
+      text: "Delete this dataset",
+      onDeleted: (answer) => {
+        datasetsById.delete(dataset.id);
+        uploadMessage.replaceChildren(); // it said the upload was chosen
+        [...datasetSelect.options].find((option) => option.value === dataset.id)?.remove();
+        const notice = freedNotice(label, answer);
+        showDatasetTools(notice);
+        announce(notice);
+      },
+    });
+  };
+  datasetSelect.addEventListener("change", () => showDatasetTools());
+  showDatasetTools();
   // Every default, bound and pattern below is the API's own (SearchRequest).
   const choice = (name) => {
     const select = h("select", {}, request[name].enum.map((value) => h("option", { value }, value)));
@@ -68,6 +96,7 @@ export async function render(main, _params, { signal }) {
   const searchForm = h("form", { id: "search-form", className: "card", "aria-labelledby": "search-title" },
     h("h2", { id: "search-title" }, "Search"),
     field("launch-dataset", "Dataset", datasetSelect),
+    datasetTools,
     field("launch-hypermodel", "Hypermodel", hypermodelSelect, "auto chooses by the data's shape."),
     field("launch-oracle", "Oracle", oracleSelect),
     h("div", { className: "row" },
@@ -93,7 +122,9 @@ export async function render(main, _params, { signal }) {
     try {
       const dataset = await api("/v1/datasets", { method: "POST", form, signal });
       datasetSelect.append(h("option", { value: dataset.id }, datasetLabel(dataset)));
+      datasetsById.set(dataset.id, dataset);
       datasetSelect.value = dataset.id;
+      showDatasetTools();
       uploadMessage.append(h("p", { className: "notice" },
         `Uploaded ${fileInput.files[0].name}: ${datasetLabel(dataset)}. It is chosen for the search.`));
       announce("Upload done");

@@ -1,24 +1,49 @@
 // Models: the registered models, one model's versions, metadata and class
 // labels, and a form that sends rows to `:predict` and shows the answer.
-// With `evokt serve --public-predict` this page works without a token.
+// With `evokt serve --public-predict` this page works without a token; deleting
+// a model or a version needs it.
 
 import { api, token } from "./api.js";
-import { errorBox, formatCount, formatScore, formatValue, h } from "./dom.js";
+import { deleteButton, freedNotice, modelQuestion, versionQuestion } from "./deleting.js";
+import { announce, errorBox, formatCount, formatScore, formatValue, h } from "./dom.js";
 
 export async function render(main, [name], { signal }) {
   if (name) return renderModel(main, name, signal);
+  return renderList(main, signal);
+}
+
+/** Draws a page again after a deletion, which `notice` tells of (what was freed). */
+function redraw(main, draw, notice) {
+  announce(notice);
+  draw(h("p", { className: "notice" }, notice)).catch((error) => {
+    if (error.name !== "AbortError") main.append(errorBox(error.message));
+  });
+}
+
+/** The list of models, with `notice` (an element) under its heading if given. */
+async function renderList(main, signal, notice = null) {
   const { models } = await api("/v1/models", { signal });
-  main.append(h("h1", { tabindex: "-1" }, "Models"));
+  main.replaceChildren(h("h1", { tabindex: "-1" }, "Models"), notice ?? "");
+  const canDelete = Boolean(token());
+  const deleteModel = (model) => deleteButton({
+    label: `model ${model.name}`, question: modelQuestion(model.name, null),
+    path: `/v1/models/${model.name}`, signal,
+    onDeleted: (answer) => redraw(main, (shown) => renderList(main, signal, shown),
+      freedNotice(`model ${model.name}`, answer)),
+  });
   if (!models.length) {
     main.append(h("p", { className: "hint" }, "No model yet: a search that succeeds stores its best model here."));
   } else {
+    const columns = ["Model", "Latest version", "Task"].map((label) => h("th", { scope: "col" }, label));
+    if (canDelete) columns.push(h("th", { scope: "col" }, h("span", { className: "visually-hidden" }, "Actions")));
     main.append(h("div", { className: "table-wrap" }, h("table", { className: "models" },
       h("caption", { className: "visually-hidden" }, "Models"),
-      h("thead", {}, h("tr", {}, ["Model", "Latest version", "Task"].map((label) => h("th", { scope: "col" }, label)))),
-      h("tbody", {}, models.map((model) => h("tr", {},
+      h("thead", {}, h("tr", {}, columns)),
+      h("tbody", {}, models.map((model) => h("tr", { "data-model": model.name },
         h("td", {}, h("a", { href: `#/models/${model.name}` }, model.name)),
         h("td", { className: "number" }, String(model.latest_version)),
-        h("td", {}, model.task)))))));
+        h("td", {}, model.task),
+        canDelete ? h("td", {}, deleteModel(model)) : null))))));
   }
   main.querySelector("h1").focus();
 }
@@ -62,11 +87,13 @@ function reshape(flat, shape) {
   return Array.from({ length: shape[0] }, (_, i) => reshape(flat.slice(i * inner, (i + 1) * inner), shape.slice(1)));
 }
 
-async function renderModel(main, name, signal) {
+/** One model's page, with `notice` (an element) under its heading if given. */
+async function renderModel(main, name, signal, notice = null) {
   const [status, metadata] = await Promise.all([
     api(`/v1/models/${name}`, { signal }),
     api(`/v1/models/${name}/metadata`, { signal }),
   ]);
+  main.replaceChildren();
   const versions = status.model_version_status.map((entry) => entry.version);
   const about = metadata.evokt;
   const classes = about.class_labels;
@@ -102,16 +129,42 @@ async function renderModel(main, name, signal) {
     h("button", { type: "submit" }, "Predict"),
     answer);
 
+  const canDelete = Boolean(token());
+  const deleteModel = canDelete ? deleteButton({
+    label: `model ${name}`, question: modelQuestion(name, versions), path: `/v1/models/${name}`,
+    text: "Delete model", signal,
+    onDeleted: (answer) => {
+      history.replaceState(null, "", "#/models");
+      redraw(main, (shown) => renderList(main, signal, shown), freedNotice(`model ${name}`, answer));
+    },
+  }) : null;
+  const deleteVersion = (version) => deleteButton({
+    label: `version ${version} of ${name}`, question: versionQuestion(name, version),
+    path: `/v1/models/${name}/versions/${version}`, signal,
+    onDeleted: (answer) => {
+      const notice = freedNotice(`version ${version} of ${name}`, answer);
+      if (versions.length > 1) {
+        redraw(main, (shown) => renderModel(main, name, signal, shown), notice);
+      } else {
+        // The model's last version: the model is gone with it.
+        history.replaceState(null, "", "#/models");
+        redraw(main, (shown) => renderList(main, signal, shown), notice);
+      }
+    },
+  });
+
   main.append(
     h("p", { className: "crumbs" }, h("a", { href: "#/models" }, "Models"), " / "),
-    h("h1", { tabindex: "-1" }, name),
+    h("div", { className: "page-head" }, h("h1", { tabindex: "-1" }, name), deleteModel),
+    notice ?? "",
     h("div", { className: "two-columns" },
       h("section", { className: "card", "aria-labelledby": "about-title" },
         h("h2", { id: "about-title" }, "About"),
         h("dl", { className: "summary" }, facts.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
         h("h3", {}, "Versions"),
         h("ul", { className: "versions" }, status.model_version_status.map((entry) =>
-          h("li", {}, `version ${entry.version}: ${entry.state}`))),
+          h("li", { "data-version": entry.version }, h("span", {}, `version ${entry.version}: ${entry.state}`),
+            canDelete ? deleteVersion(entry.version) : null))),
         about.hyperparameters ? h("details", {},
           h("summary", {}, "Hyperparameters of the latest version"),
           h("dl", { className: "summary" }, Object.entries(about.hyperparameters).flatMap(([key, value]) =>

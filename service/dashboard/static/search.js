@@ -5,6 +5,7 @@
 // search_parallel.js, search_trials.js, search_details.js).
 
 import { ApiError, api, readEvents } from "./api.js";
+import { deleteButton, freedNotice, searchLabel, searchQuestion } from "./deleting.js";
 import { FINAL_STATES, announce, errorBox, h } from "./dom.js";
 import { trialDetails } from "./search_details.js";
 import { historyPanel } from "./search_history.js";
@@ -54,7 +55,7 @@ export async function render(main, [searchId], { signal }) {
     status: "",
   };
 
-  const summary = searchSummary({ onCancel: cancelSearch });
+  const summary = searchSummary({ onCancel: cancelSearch, deleteControl });
   const alerts = h("div");
   const details = trialDetails(page, { onClose: () => select(null, false) });
   main.append(summary.head, alerts, summary.element);
@@ -68,6 +69,22 @@ export async function render(main, [searchId], { signal }) {
     } catch (error) {
       if (error.name !== "AbortError") alerts.replaceChildren(errorBox(error.message));
     }
+  }
+
+  function deleteControl(search) {
+    const label = `search ${searchLabel(search)}`;
+    return deleteButton({
+      label, question: searchQuestion(search), path: `/v1/searches/${searchId}`, signal,
+      text: "Delete search",
+      onDeleted: (answer) => {
+        const notice = freedNotice(label, answer);
+        main.replaceChildren(
+          h("h1", { tabindex: "-1" }, `Search ${searchLabel(search)} deleted`),
+          h("p", { className: "notice" }, notice, " ", h("a", { href: "#/searches" }, "Back to the searches.")));
+        main.querySelector("h1").focus();
+        announce(notice);
+      },
+    });
   }
 
   function refilter() {

@@ -1,4 +1,4 @@
-// A search's heading (its id and state, with the cancel button) and its
+// A search's heading (its id and state, with the cancel or delete button) and its
 // summary: state, progress, best score, what it searches and for how long.
 
 import {
@@ -13,14 +13,17 @@ import { whichIsBetter } from "./trials.js";
  *
  * @param {object} options
  * @param {() => void} options.onCancel - The cancel button was pressed.
+ * @param {(search: object) => Element} options.deleteControl - Builds the delete button, once the
+ *     search has ended.
  * @returns {{head: Element, element: Element, update: (search: object) => void, tick: () => void,
  *     focus: () => void}} `head` (the heading) goes above the page's alerts and `element` (the
  *     summary) below them; `tick` brings the elapsed time up to date.
  */
-export function searchSummary({ onCancel }) {
+export function searchSummary({ onCancel, deleteControl }) {
   const title = h("h1", { tabindex: "-1" });
   const cancelButton = h("button", { type: "button", className: "danger", onclick: onCancel }, "Cancel search");
-  const head = h("div", { className: "page-head" }, title, cancelButton);
+  const deleteSlot = h("div");
+  const head = h("div", { className: "page-head" }, title, cancelButton, deleteSlot);
   const element = h("dl", { className: "summary" });
   let shown = null;
   let elapsed = null;
@@ -29,6 +32,9 @@ export function searchSummary({ onCancel }) {
     shown = search;
     title.replaceChildren(`Search ${shortId(search.id)} `, stateBadge(search.state));
     cancelButton.hidden = FINAL_STATES.has(search.state) || search.state === "CANCELLING";
+    if (FINAL_STATES.has(search.state) && !deleteSlot.hasChildNodes()) {
+      deleteSlot.append(deleteControl(search));
+    }
     elapsed = h("span", { id: "elapsed" }, formatSeconds(elapsedSeconds(search)));
     element.replaceChildren(...summaryRows(search, elapsed).flatMap(([term, value]) =>
       [h("dt", {}, term), h("dd", { "data-field": term.toLowerCase().replace(" ", "-") }, value)]));

@@ -1,7 +1,8 @@
 // Searches: every search with its state, progress, best score, oracle and
-// elapsed time; a state filter, cancel buttons, and a choice to compare.
+// elapsed time; a state filter, cancel and delete buttons, and a choice to compare.
 
 import { api, openapiDocument } from "./api.js";
+import { deleteButton, freedNotice, searchLabel, searchQuestion } from "./deleting.js";
 import {
   FINAL_STATES, announce, elapsedSeconds, errorBox, formatScore, formatSeconds, h, progress,
   shortId, stateBadge,
@@ -15,6 +16,9 @@ export async function render(main, _params, { signal }) {
   signal.throwIfAborted(); // the document is shared, so its request is not aborted with the page
   const states = document_.components.schemas.Search.properties.state.enum;
   const chosen = new Set();
+  // The rows are redrawn as other searches progress; each ended search keeps
+  // its one delete control, so a question being asked survives a redraw.
+  const deleteControls = new Map();
   let filter = "";
   let timer = null;
 
@@ -51,7 +55,7 @@ export async function render(main, _params, { signal }) {
   });
 
   function row(search) {
-    const label = `${search.model_name} (${shortId(search.id)})`;
+    const label = searchLabel(search);
     const checkbox = h("input", {
       type: "checkbox", "data-key": `${search.id}:compare`, "aria-label": `Compare ${label}`,
       checked: chosen.has(search.id),
@@ -76,7 +80,24 @@ export async function render(main, _params, { signal }) {
         search.objective ? h("span", { className: "hint" }, ` ${search.objective}`) : null),
       h("td", {}, search.oracle),
       h("td", { className: "number", "data-elapsed": search.id }, formatSeconds(elapsedSeconds(search))),
-      h("td", {}, cancel));
+      h("td", {}, cancel ?? deleteControl(search, label)));
+  }
+
+  function deleteControl(search, label) {
+    if (!FINAL_STATES.has(search.state)) return null;
+    if (!deleteControls.has(search.id)) {
+      deleteControls.set(search.id, deleteButton({
+        label: `search ${label}`, question: searchQuestion(search), path: `/v1/searches/${search.id}`,
+        key: `${search.id}:`, signal,
+        onDeleted: (answer) => {
+          const notice = freedNotice(`search ${label}`, answer);
+          message.replaceChildren(h("p", { className: "notice" }, notice));
+          announce(notice);
+          refresh();
+        },
+      }));
+    }
+    return deleteControls.get(search.id);
   }
 
   async function cancelSearch(search, label) {
@@ -109,6 +130,8 @@ export async function render(main, _params, { signal }) {
       const fingerprint = JSON.stringify(list.map(({ elapsed_seconds: _, ...rest }) => rest));
       if (fingerprint !== shown) {
         shown = fingerprint;
+        const listed = new Set(list.map((search) => search.id));
+        for (const id of deleteControls.keys()) if (!listed.has(id)) deleteControls.delete(id);
         // Rebuilt rows keep the keyboard focus where it was.
         const focusKey = document.activeElement?.dataset?.key;
         body.replaceChildren(...list.map(row));
