@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 from flask import Flask
@@ -15,8 +14,9 @@ from evokt.service import store
 from evokt.service import validation
 from evokt.service.layout import DataLayout
 from evokt.service.limits import BodyDeadline
+from evokt.service.limits import StreamSlots
 from evokt.service.predictor import ModelCache
-from evokt.service.store import JobStore
+from evokt.service.predictor import ModelWatcher
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -40,6 +40,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(config.from_environment(os.environ))
     app.config.update(overrides or {})
     app.json.sort_keys = False
+    # werkzeug answers `/v1//models` with an HTML redirect that bypasses the
+    # error handlers; unmerged, it is a JSON 404 like any unknown path.
+    app.url_map.merge_slashes = False
 
     layout = DataLayout(str(app.config["DATA_DIR"]))
     layout.create()
@@ -47,14 +50,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config["API_TOKEN"], _ = auth.resolve_token(app.config["API_TOKEN"], layout.token_file)
     store.init_app(app)
     app.extensions["evokt.layout"] = layout
-    models = app.extensions["evokt.models"] = ModelCache(layout, app.config["MODEL_CACHE_SIZE"])
+    models = app.extensions["evokt.models"] = ModelCache(
+        layout, app.config["MODEL_CACHE_SIZE"], app.config["MODEL_RETRY_SECONDS"])
     if app.config["WARM_MODELS"]:
-        job_store = JobStore(layout.root)
-        latest = [job_store.model_version(name) for name in job_store.model_names()]
-        job_store.close()
-        threading.Thread(target=models.warm, args=(latest,), daemon=True).start()
-    app.extensions["evokt.event_streams"] = threading.BoundedSemaphore(
-        app.config["MAX_EVENT_STREAMS"])
+        # create_app runs in each gunicorn worker after the fork, so the thread is the worker's.
+        watcher = app.extensions["evokt.model_watcher"] = ModelWatcher(
+            models, layout.root, app.config["MODEL_WATCH_SECONDS"])
+        watcher.start()
+    app.extensions["evokt.event_streams"] = StreamSlots(layout.event_stream_slots,
+                                                        app.config["MAX_EVENT_STREAMS"])
 
     from evokt.service import dashboard
     from evokt.service import datasets
@@ -63,6 +67,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from evokt.service import openapi
     from evokt.service import searches
 
+    # Before the blueprints: a rule's converters are looked up as it is added.
+    app.url_map.converters["version"] = models.VersionConverter
     for module in (health, openapi, datasets, searches, models, dashboard):
         app.register_blueprint(module.blueprint)
     errors.init_app(app)

@@ -32,15 +32,23 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "MAX_PREDICT_BYTES": (int, 8 * 1024 * 1024),
     # Rows one prediction request may hold.
     "MAX_PREDICT_ROWS": (int, 10_000),
-    # Largest uploaded dataset, in bytes of array data once loaded (the
-    # shapes an NPZ declares are checked against it before anything is read).
+    # Largest uploaded dataset, in bytes its arrays take once loaded and split
+    # (`evokt.hypermodels.data.loaded_bytes`: x as float32, y as held); an NPZ's
+    # declared shapes are checked against it before anything is read.
     "MAX_DATASET_BYTES": (int, 512 * 1024 * 1024),
     # Deepest nesting of arrays and objects a JSON body may have.
     "MAX_JSON_DEPTH": (int, 32),
     # Seconds a client has to send a request's headers (gunicorn worker).
     "HEADER_SECONDS": (float, 10.0),
+    # Connections a web worker holds at once (gunicorn's `worker_connections`);
+    # past it, the oldest still sending its headers is closed for each new one.
+    "MAX_CONNECTIONS": (int, 10_000),
     # Seconds a client has to send a request body the service reads.
     "BODY_READ_SECONDS": (float, 30.0),
+    # Free bytes the data directory's disk must keep: below it, new uploads and
+    # searches get 507, running searches pause (resuming once there is room
+    # again) and readiness fails; predictions and reads go on.
+    "MIN_FREE_BYTES": (int, 256 * 1024 * 1024),
     # Searches that may wait as PENDING before new ones get 429.
     "MAX_PENDING_SEARCHES": (int, 20),
     # Worker processes one search may ask for (`workers`).
@@ -50,8 +58,14 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     # Whether a web worker loads the latest version of every model as it
     # starts (in the background), so the first prediction does not wait.
     "WARM_MODELS": (bool, False),
-    # Event streams a web worker holds open at once; past it, 503.
-    "MAX_EVENT_STREAMS": (int, 128),
+    # Seconds between a web worker's looks for newly registered model versions
+    # (with WARM_MODELS), which it loads before it serves them.
+    "MODEL_WATCH_SECONDS": (float, 2.0),
+    # Seconds before a model version that failed to load (a missing or damaged
+    # file) is tried again; its predictions get 503 meanwhile.
+    "MODEL_RETRY_SECONDS": (float, 10.0),
+    # Event streams the service (all its web workers) holds open at once; past it, 503.
+    "MAX_EVENT_STREAMS": (int, 256),
     # Seconds an event stream stays open before the client must reconnect.
     "EVENT_STREAM_SECONDS": (float, 600.0),
     # Seconds between two looks at the job store in an event stream.

@@ -13,10 +13,14 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
+from evokt.compat import write_json_atomically
 from evokt.hypermodels import data
 from evokt.hypermodels.errors import DataError
 from evokt.hypermodels.tasks import TASKS
+from evokt.service.deletion import Removal
+from evokt.service.disk import require_space
 from evokt.service.errors import ApiError
+from evokt.service.layout import STAGING_PREFIX
 from evokt.service.layout import DataLayout
 from evokt.service.store import JobStore
 from evokt.service.store import get_store
@@ -26,6 +30,8 @@ from evokt.service.validation import check_name
 blueprint = Blueprint("datasets", __name__, url_prefix="/v1/datasets")
 
 FORMATS = {".csv": "csv", ".npz": "npz"}
+# The dataset's job store record, kept in its folder.
+RECORD_FILE = "dataset.json"
 
 
 def api_record(
@@ -94,6 +100,9 @@ def upload_dataset():
     Multipart form fields: `file` (a .csv or .npz file), `target` (the CSV's
     label column) and optionally `task`.
     """
+    # Before the body is read: an upload that would fill the disk is refused whole.
+    require_space(current_app.config["DATA_DIR"], current_app.config["MIN_FREE_BYTES"],
+                  request.content_length or 0)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError(400, "file: upload a .csv or .npz file as the form field 'file'")
@@ -111,22 +120,26 @@ def upload_dataset():
     layout: DataLayout = current_app.extensions["evokt.layout"]
     store = get_store()
     dataset_id = new_id()
-    staging = layout.dataset_dir(f".tmp-{dataset_id}")
+    # Removed at the next start if this process is killed before the rename.
+    staging = layout.dataset_dir(f"{STAGING_PREFIX}{dataset_id}")
     os.makedirs(staging)
     try:
         path = os.path.join(staging, f"data.{file_format}")
         upload.save(path)
         dataset = _load_upload(path, file_format, target, task, upload.filename)
+        record = {
+            "id": dataset_id, "filename": upload.filename, "format": file_format,
+            "target": target, "task": dataset.task, "rows": dataset.rows,
+            "input_shape": list(dataset.input_shape), "classes": dataset.class_labels,
+        }
+        # Beside the data, so `evokt store rebuild` can register it again.
+        write_json_atomically(os.path.join(staging, RECORD_FILE), record)
         # The rename makes the file appear whole; the record follows it.
         os.rename(staging, layout.dataset_dir(dataset_id))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     try:
-        store.add_dataset({
-            "id": dataset_id, "filename": upload.filename, "format": file_format,
-            "target": target, "task": dataset.task, "rows": dataset.rows,
-            "input_shape": list(dataset.input_shape), "classes": dataset.class_labels,
-        })
+        store.add_dataset(record)
     except BaseException:
         shutil.rmtree(layout.dataset_dir(dataset_id), ignore_errors=True)
         raise
@@ -148,3 +161,21 @@ def _load_upload(
         raise ApiError(400, f"file: {str(error).replace(path, filename)}") from None
     except MemoryError:
         raise ApiError(413, f"file: {filename} is too large to load") from None
+
+
+@blueprint.delete("/<dataset_id>")
+def delete_dataset(dataset_id: str):
+    """Deletes an uploaded dataset and its file, unless a search not yet ended uses it."""
+    store = get_store()
+    check_name(dataset_id, "dataset id")
+    if dataset_id in data.BUILTIN_DATASETS:
+        raise ApiError(409, f"{dataset_id!r} is a bundled dataset; only uploads can be deleted")
+    if store.dataset(dataset_id) is None:
+        raise ApiError(404, f"no dataset {dataset_id!r}")
+    layout: DataLayout = current_app.extensions["evokt.layout"]
+    with Removal([layout.dataset_dir(dataset_id)]) as removal:
+        users = store.delete_dataset(dataset_id, removal.move_aside)
+    if users:
+        raise ApiError(409, f"search {users[0]} uses the dataset and has not ended; cancel it "
+                            "or wait for it to end")
+    return jsonify(id=dataset_id, deleted=True, freed_bytes=removal.freed_bytes)

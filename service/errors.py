@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
+
+from evokt.service.disk import failed_for_space
 
 logger = logging.getLogger(__name__)
 
@@ -50,5 +53,26 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
+        if failed_for_space(error, app.config["DATA_DIR"]):
+            # Nothing was written: the transaction rolled back, the file was not renamed.
+            logger.warning("a write failed, the disk is full: %s", error)
+            return error_response(507, "the data directory's disk is full; nothing was "
+                                       "written: delete datasets, searches or model versions, "
+                                       "or free space on the disk")
+        if isinstance(error, sqlite3.OperationalError):
+            logger.error("the job store is not available: %s", error)
+            return error_response(503, f"the job store is not available ({error}); retry later",
+                                  {"Retry-After": "5"})
+        if isinstance(error, sqlite3.DatabaseError) and not isinstance(
+                error, sqlite3.IntegrityError):
+            logger.error("the job store is damaged: %s", error)
+            return error_response(503, damaged_store_message(app.config["DATA_DIR"], error))
         logger.exception("unhandled error")
         return error_response(500, "internal error; see the server log")
+
+
+def damaged_store_message(data_dir: str, error: BaseException) -> str:
+    """What to do about a job store that SQLite cannot read, in one line."""
+    return (f"the job store in {data_dir} is damaged ({error}); stop the server, run "
+            f"'evokt store check --data-dir {data_dir}', then 'evokt store rebuild --data-dir "
+            f"{data_dir}' to rebuild it from the data directory")

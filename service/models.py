@@ -13,8 +13,11 @@ from typing import Any
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
+from werkzeug.routing import IntegerConverter
 
+from evokt.service.deletion import Removal
 from evokt.service.errors import ApiError
+from evokt.service.predictor import OK
 from evokt.service.predictor import ModelCache
 from evokt.service.predictor import as_batch
 from evokt.service.store import get_store
@@ -25,6 +28,16 @@ blueprint = Blueprint("models", __name__, url_prefix="/v1/models")
 
 INPUT_NAME = "inputs"
 MAX_VERSION = 2**63 - 1
+
+
+class VersionConverter(IntegerConverter):
+    """`<version:...>` in a path: a version number of ASCII digits only.
+
+    Flask's `int` converter matches `\\d+`, which in Python matches any Unicode
+    digit, so `/versions/١` (ARABIC-INDIC DIGIT ONE) would be version 1.
+    """
+
+    regex = "[0-9]+"
 
 
 def _versions(name: str) -> list[dict[str, Any]]:
@@ -59,8 +72,11 @@ def list_models():
 
 
 def _version_status(record: dict[str, Any]) -> dict[str, Any]:
-    return {"version": str(record["version"]), "state": "AVAILABLE",
-            "status": {"error_code": "OK", "error_message": ""}}
+    cache: ModelCache = current_app.extensions["evokt.models"]
+    state, failure = cache.state(record)
+    return {"version": str(record["version"]), "state": state,
+            "status": {"error_code": failure.error_code if failure else OK,
+                       "error_message": failure.message if failure else ""}}
 
 
 def _one_version(name: str, version: int) -> dict[str, Any]:
@@ -73,12 +89,13 @@ def _one_version(name: str, version: int) -> dict[str, Any]:
 
 @blueprint.get("/<name>")
 def model_status(name: str):
-    """TensorFlow Serving's model status: every version, all AVAILABLE."""
+    """TensorFlow Serving's model status of every version, in this worker: AVAILABLE,
+    LOADING, or END with the error that keeps it from loading."""
     return jsonify(model_version_status=[
         _version_status(record) for record in reversed(_versions(name))])
 
 
-@blueprint.get("/<name>/versions/<int:version>")
+@blueprint.get("/<name>/versions/<version:version>")
 def version_status(name: str, version: int):
     """TensorFlow Serving's status of one version."""
     return jsonify(model_version_status=[_version_status(_one_version(name, version))])
@@ -91,7 +108,7 @@ def model_metadata(name: str):
     return _metadata(name, _versions(name)[-1])
 
 
-@blueprint.get("/<name>/versions/<int:version>/metadata")
+@blueprint.get("/<name>/versions/<version:version>/metadata")
 def version_metadata(name: str, version: int):
     """TensorFlow Serving's signature metadata of one version."""
     return _metadata(name, _one_version(name, version))
@@ -144,7 +161,8 @@ def _predict(name: str, version: int | None):
     if row_format and isinstance(rows, list):
         rows = [_unwrap_named(item, field) for item in rows]
     cache: ModelCache = current_app.extensions["evokt.models"]
-    model = cache.get(record)
+    # The latest is answered by an older loaded version while a new one loads.
+    model = cache.get(record) if version is not None else cache.latest(record)
     batch = as_batch(rows, model.input_shape, field, limit)
     outputs = model.infer(batch).tolist()
     return jsonify(predictions=outputs) if row_format else jsonify(outputs=outputs)
@@ -155,9 +173,32 @@ def predict_latest(name: str):
     return _predict(name, None)
 
 
-@blueprint.post("/<name>/versions/<int:version>:predict")
+@blueprint.post("/<name>/versions/<version:version>:predict")
 def predict_version(name: str, version: int):
     if version > MAX_VERSION:
         # Larger than any SQLite integer, so no such version exists.
         raise ApiError(404, f"no version {version} of model {name!r}")
     return _predict(name, version)
+
+
+@blueprint.delete("/<name>")
+def delete_model(name: str):
+    """Deletes every version of a model and their files."""
+    versions = [record["version"] for record in _versions(name)]
+    return jsonify(name=name, deleted_versions=versions,
+                   freed_bytes=_delete_versions(name, versions))
+
+
+@blueprint.delete("/<name>/versions/<version:version>")
+def delete_version(name: str, version: int):
+    """Deletes one version and its files; its number is never given to another."""
+    _one_version(name, version)
+    return jsonify(name=name, version=version, deleted=True,
+                   freed_bytes=_delete_versions(name, [version]))
+
+
+def _delete_versions(name: str, versions: list[int]) -> int:
+    layout = current_app.extensions["evokt.layout"]
+    with Removal([layout.model_dir(name, version) for version in versions]) as removal:
+        get_store().delete_model_versions(name, versions, removal.move_aside)
+    return removal.freed_bytes

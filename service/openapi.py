@@ -16,6 +16,8 @@ from evokt.hypermodels.tasks import TASKS
 from evokt.search.names import NAME_PATTERN
 from evokt.search.spec import SETTINGS
 from evokt.search.strategies import STRATEGIES
+from evokt.service.predictor import ERROR_CODES
+from evokt.service.predictor import VERSION_STATES
 from evokt.service.store import STATES
 
 blueprint = Blueprint("openapi", __name__)
@@ -55,10 +57,14 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Missing or wrong bearer token",
         404: "Unknown id or name",
         408: "The request's body did not arrive in time",
-        409: "The search is not in a state that allows it (ended, or not finished)",
+        409: "Not in a state that allows it: a search ended, not finished, or still running; "
+             "a bundled dataset, or one a search not yet ended uses",
         413: "Request body (or an upload's data) over the configured limit",
         429: "The search queue is full",
-        503: "Not ready, or (event streams) all stream slots taken: retry after `Retry-After`",
+        503: "Not ready, a model version whose file cannot be loaded (named), or (event "
+             "streams) all stream slots taken: retry after `Retry-After`",
+        507: "The data directory's disk is full, or below EVOKT_MIN_FREE_BYTES free: "
+             "nothing was written",
     }
     return {str(code): _json(_ref("Error"), reasons[code]) for code in codes}
 
@@ -69,6 +75,14 @@ def _path_parameter(name: str, schema: dict[str, Any] = NAME) -> dict[str, Any]:
 
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": {"type": "string"}}),
+    "Deleted": _object({"id": NAME, "deleted": {"const": True},
+                        "freed_bytes": {"type": "integer", "minimum": 0}}),
+    "DeletedModel": _object({"name": NAME,
+                             "deleted_versions": {"type": "array", "items": {"type": "integer"}},
+                             "freed_bytes": {"type": "integer", "minimum": 0}}),
+    "DeletedVersion": _object({"name": NAME, "version": {"type": "integer"},
+                               "deleted": {"const": True},
+                               "freed_bytes": {"type": "integer", "minimum": 0}}),
     "Dataset": _object({
         "id": NAME,
         "builtin": {"type": "boolean"},
@@ -166,8 +180,8 @@ SCHEMAS: dict[str, Any] = {
             "type": "array",
             "items": _object({
                 "version": {"type": "string"},
-                "state": {"type": "string"},
-                "status": _object({"error_code": {"type": "string"},
+                "state": {"enum": list(VERSION_STATES)},
+                "status": _object({"error_code": {"enum": list(ERROR_CODES)},
                                    "error_message": {"type": "string"}}),
             }),
         }
@@ -224,16 +238,23 @@ PATHS: dict[str, Any] = {
                           "Datasets"), **_errors(401)}),
         "post": _operation(
             "Upload a CSV (with its target column) or an NPZ (arrays x and y)",
-            {"201": _json(_ref("Dataset"), "Stored"), **_errors(400, 401, 408, 413)},
+            {"201": _json(_ref("Dataset"), "Stored"), **_errors(400, 401, 408, 413, 507)},
             requestBody={"required": True, "content": {"multipart/form-data": {"schema": _object(
                 {"file": {"type": "string", "format": "binary"},
                  "target": {"type": "string"},
                  "task": {"enum": list(TASKS)}},
                 required=False) | {"required": ["file"]}}}}),
     },
-    "/v1/datasets/{dataset_id}": {"get": _operation(
-        "One dataset", {"200": _json(_ref("Dataset"), "The dataset"), **_errors(400, 401, 404)},
-        parameters=[_path_parameter("dataset_id")])},
+    "/v1/datasets/{dataset_id}": {
+        "get": _operation(
+            "One dataset",
+            {"200": _json(_ref("Dataset"), "The dataset"), **_errors(400, 401, 404)},
+            parameters=[_path_parameter("dataset_id")]),
+        "delete": _operation(
+            "Delete an uploaded dataset and its file",
+            {"200": _json(_ref("Deleted"), "Deleted"), **_errors(400, 401, 404, 409)},
+            parameters=[_path_parameter("dataset_id")]),
+    },
     "/v1/searches": {
         "get": _operation(
             "Searches, optionally of one state",
@@ -245,14 +266,21 @@ PATHS: dict[str, Any] = {
             "Queue a search",
             {"202": {**_json(_ref("Search"), "Queued"),
                      "headers": {"Location": {"schema": {"type": "string"}}}},
-             **_errors(400, 401, 408, 413, 429)},
+             **_errors(400, 401, 408, 413, 429, 507)},
             requestBody={"required": True,
                          "content": {"application/json": {"schema": _ref("SearchRequest")}}}),
     },
-    "/v1/searches/{search_id}": {"get": _operation(
-        "A search's state and progress",
-        {"200": _json(_ref("Search"), "The search"), **_errors(400, 401, 404)},
-        parameters=[_path_parameter("search_id")])},
+    "/v1/searches/{search_id}": {
+        "get": _operation(
+            "A search's state and progress",
+            {"200": _json(_ref("Search"), "The search"), **_errors(400, 401, 404)},
+            parameters=[_path_parameter("search_id")]),
+        "delete": _operation(
+            "Delete an ended search: its trials, project directory and checkpoints (the "
+            "model versions it registered stay)",
+            {"200": _json(_ref("Deleted"), "Deleted"), **_errors(400, 401, 404, 409)},
+            parameters=[_path_parameter("search_id")]),
+    },
     "/v1/searches/{search_id}/trials": {"get": _operation(
         "A search's trials",
         {"200": _json(_object({"trials": {"type": "array", "items": _ref("Trial")}}), "Trials"),
@@ -290,15 +318,28 @@ PATHS: dict[str, Any] = {
         "Models and their latest versions",
         {"200": _json(_object({"models": {"type": "array", "items": _ref("ModelSummary")}}),
                       "Models"), **_errors(401)})},
-    "/v1/models/{name}": {"get": _operation(
-        "TensorFlow Serving's model status",
-        {"200": _json(_ref("ModelStatus"), "Versions"), **_errors(400, 401, 404)},
-        parameters=[_path_parameter("name")])},
-    "/v1/models/{name}/versions/{version}": {"get": _operation(
-        "TensorFlow Serving's status of one version",
-        {"200": _json(_ref("ModelStatus"), "The version"), **_errors(400, 401, 404)},
-        parameters=[_path_parameter("name"),
-                    _path_parameter("version", {"type": "integer", "minimum": 1})])},
+    "/v1/models/{name}": {
+        "get": _operation(
+            "TensorFlow Serving's model status",
+            {"200": _json(_ref("ModelStatus"), "Versions"), **_errors(400, 401, 404)},
+            parameters=[_path_parameter("name")]),
+        "delete": _operation(
+            "Delete every version of a model and their files",
+            {"200": _json(_ref("DeletedModel"), "Deleted"), **_errors(400, 401, 404)},
+            parameters=[_path_parameter("name")]),
+    },
+    "/v1/models/{name}/versions/{version}": {
+        "get": _operation(
+            "TensorFlow Serving's status of one version",
+            {"200": _json(_ref("ModelStatus"), "The version"), **_errors(400, 401, 404)},
+            parameters=[_path_parameter("name"),
+                        _path_parameter("version", {"type": "integer", "minimum": 1})]),
+        "delete": _operation(
+            "Delete one version and its files (its number is never given to another)",
+            {"200": _json(_ref("DeletedVersion"), "Deleted"), **_errors(400, 401, 404)},
+            parameters=[_path_parameter("name"),
+                        _path_parameter("version", {"type": "integer", "minimum": 1})]),
+    },
     "/v1/models/{name}/versions/{version}/metadata": {"get": _operation(
         "Signature metadata of one version",
         {"200": _json(_ref("ModelMetadata"), "Metadata"), **_errors(400, 401, 404)},
@@ -311,14 +352,14 @@ PATHS: dict[str, Any] = {
     "/v1/models/{name}:predict": {"post": _operation(
         "Predict with the latest version",
         {"200": _json(_ref("PredictResponse"), "Predictions"),
-         **_errors(400, 401, 404, 408, 413)},
+         **_errors(400, 401, 404, 408, 413, 503)},
         parameters=[_path_parameter("name")],
         requestBody={"required": True,
                      "content": {"application/json": {"schema": _ref("PredictRequest")}}})},
     "/v1/models/{name}/versions/{version}:predict": {"post": _operation(
         "Predict with one version",
         {"200": _json(_ref("PredictResponse"), "Predictions"),
-         **_errors(400, 401, 404, 408, 413)},
+         **_errors(400, 401, 404, 408, 413, 503)},
         parameters=[_path_parameter("name"),
                     _path_parameter("version", {"type": "integer", "minimum": 1})],
         requestBody={"required": True,

@@ -10,6 +10,12 @@ the search is FAILED with one line saying how its process ended. On start it
 resumes the searches a previous runner left RUNNING. Children die with the
 runner (`evokt.supervisor`), so a killed runner never leaves a search
 training twice, and one runner at most runs per data directory.
+
+A full disk or a job store that cannot be written does not kill it: a search
+that paused for space (`EXIT_PAUSED`) stays RUNNING, its `error` saying why,
+and starts again once the disk has `EVOKT_MIN_FREE_BYTES` free, without
+counting as a death; a round that fails on the job store is logged and tried
+again at the next poll.
 """
 
 from __future__ import annotations
@@ -19,10 +25,14 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import sys
 import threading
 import time
 
+from evokt.service import config
+from evokt.service.disk import EXIT_PAUSED
+from evokt.service.disk import low_space
 from evokt.service.layout import DataLayout
 from evokt.service.locks import LockedError
 from evokt.service.locks import hold_lock
@@ -39,6 +49,8 @@ logger = logging.getLogger("evokt.runner")
 
 # Deaths of one search's process after which it is FAILED instead of restarted.
 MAX_SEARCH_RESTARTS = 3
+# Seconds a search that paused for disk space waits before it is started again.
+PAUSE_SECONDS = 10.0
 # A Python exception's closing line in a log: "SomeError: what happened".
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit): .+")
 
@@ -78,7 +90,11 @@ class SearchRunner:
         self.max_concurrent = max_concurrent
         self.poll_seconds = poll_seconds
         self.child_env = {**os.environ, **(child_env or {})}
+        self.min_free_bytes = config.setting("MIN_FREE_BYTES", self.child_env)
         self.searches = Supervisor()
+        self._last_failure: str | None = None
+        # Search id -> when a search that paused for space may start again.
+        self._paused_until: dict[str, float] = {}
 
     def _start(self, search_id: str) -> None:
         log_path = self.layout.log_file(search_id)
@@ -92,15 +108,27 @@ class SearchRunner:
                 stderr=log,
                 env=self.child_env,
             )
-        self.store.set_state(search_id, RUNNING, expected=(RUNNING,), pid=child.pid)
+        self.store.set_state(search_id, RUNNING, expected=(RUNNING,), pid=child.pid, error=None)
         logger.info("search %s started (pid %d)", search_id, child.pid)
+
+    def _pause(self, record: dict, reason: str) -> None:
+        """Leaves a RUNNING search without a process until there is disk space."""
+        message = f"paused until the disk has room: {reason}"
+        if record["error"] != message:
+            logger.info("search %s paused: %s", record["id"], reason)
+            self.store.set_state(record["id"], RUNNING, expected=(RUNNING,), error=message)
 
     def _reap(self) -> None:
         for search_id, code in self.searches.ended():
             logger.info("search %s process ended: %s", search_id, describe_exit(code))
+            if code == EXIT_PAUSED:
+                # A write failed for space even above the floor: give the disk time.
+                self._paused_until[search_id] = time.monotonic() + PAUSE_SECONDS
             record = self.store.search(search_id)
-            if code == 0 or record is None or record["state"] != RUNNING:
-                continue  # it finished, or recorded why it failed, or was cancelled
+            if code in (0, EXIT_PAUSED) or record is None or record["state"] != RUNNING:
+                # It finished, recorded why it failed, was cancelled, or paused
+                # for disk space (the loop in `step` starts it again when there is).
+                continue
             # Died without saying why: start it again (the loop in `step`
             # resumes RUNNING searches without a process), a few times.
             if record["restarts"] < MAX_SEARCH_RESTARTS:
@@ -121,12 +149,18 @@ class SearchRunner:
             self.searches.kill(record["id"])
             self.store.set_state(record["id"], CANCELLED, expected=(CANCELLING,))
             logger.info("search %s cancelled", record["id"])
+        low_space_reason = low_space(self.layout.root, self.min_free_bytes)
         for record in self.store.searches(RUNNING):
             if record["id"] not in self.searches.children:
-                # Left RUNNING by a runner or a process that died: resume it.
-                self._start(record["id"])
+                # Left RUNNING by a runner or a process that died, or paused
+                # for disk space: resume it, once there is room.
+                if low_space_reason is not None:
+                    self._pause(record, low_space_reason)
+                elif self._paused_until.get(record["id"], 0) <= time.monotonic():
+                    self._paused_until.pop(record["id"], None)
+                    self._start(record["id"])
         for record in self.store.searches(PENDING):
-            if len(self.searches.children) >= self.max_concurrent:
+            if len(self.searches.children) >= self.max_concurrent or low_space_reason:
                 break
             if self.store.set_state(record["id"], RUNNING, expected=(PENDING,),
                                     started=time.time()):
@@ -138,7 +172,14 @@ class SearchRunner:
         Killed searches stay RUNNING in the store and resume on the next start.
         """
         while not stop.is_set():
-            self.step()
+            try:
+                self.step()
+                self._last_failure = None
+            except (sqlite3.Error, OSError) as error:
+                # A full disk or a damaged job store: the next round tries again.
+                if str(error) != self._last_failure:
+                    logger.error("a round of the runner failed, retrying: %s", error)
+                    self._last_failure = str(error)
             stop.wait(self.poll_seconds)
         for search_id in list(self.searches.children):
             self.searches.kill(search_id)

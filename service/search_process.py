@@ -6,6 +6,11 @@ records every trial in the job store, and on success registers the best
 model as a new version of the requested model. A search whose project
 directory already holds state is resumed, so a process killed at any moment
 is simply started again.
+
+When the data directory's disk has less than `EVOKT_MIN_FREE_BYTES` free
+before a trial, or is full during one, the process exits with `EXIT_PAUSED`
+and the trial left running: the runner starts it again once there is room,
+and it runs that trial again.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
+from evokt.compat import write_json_atomically
 from evokt.hypermodels.errors import EvoktError
 from evokt.oracles.constraints import Constraints
 from evokt.oracles.pareto import metric_at_best_step
@@ -26,11 +32,17 @@ from evokt.oracles.pareto import objectives_of
 from evokt.oracles.trials import best_scored_trial
 from evokt.oracles.trials import has_score
 from evokt.oracles.trials import reevaluations_in
+from evokt.search.errors import DiskFullError
 from evokt.search.layout import SPEC_FILE
 from evokt.search.observe import SearchObserver
 from evokt.search.pipeline import run_search
 from evokt.search.spec import SearchSpec
+from evokt.service import config
+from evokt.service.disk import EXIT_PAUSED
+from evokt.service.disk import failed_for_space
+from evokt.service.disk import low_space
 from evokt.service.layout import DataLayout
+from evokt.service.recovery import REQUEST_FILE
 from evokt.service.store import FAILED
 from evokt.service.store import RUNNING
 from evokt.service.store import JobStore
@@ -44,12 +56,29 @@ class StoreObserver(SearchObserver):
         store: The job store.
         search_id: The search being run.
         constraints: The search's constraints, which the best trial meets.
+        min_free_bytes: Free bytes the data directory's disk must have for a
+            trial to start; below, the search stops with `DiskFullError`.
     """
 
-    def __init__(self, store: JobStore, search_id: str, constraints: Constraints = None):
+    def __init__(self, store: JobStore, search_id: str, constraints: Constraints = None,
+                 min_free_bytes: int = 0):
         self.store = store
         self.search_id = search_id
         self.constraints = constraints
+        self.min_free_bytes = min_free_bytes
+
+    def search_started(self, oracle: keras_tuner.Oracle) -> None:
+        # A process that stopped between the oracle's record of a trial and
+        # the job store's (killed, or the disk full) left the store behind.
+        recorded = {trial["trial_id"] for trial in self.store.trials(self.search_id)}
+        for trial_id in oracle.end_order:
+            if trial_id not in recorded:
+                self.trial_ended(oracle, oracle.trials[trial_id])
+
+    def trial_started(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
+        reason = low_space(self.store.data_dir, self.min_free_bytes)
+        if reason is not None:
+            raise DiskFullError(reason)
 
     def trial_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
         best = best_scored_trial(oracle, self.constraints)
@@ -92,19 +121,31 @@ def run(data_dir: str, search_id: str) -> int:
     if not resume:
         # A process killed before it saved the spec left nothing to resume.
         shutil.rmtree(project_dir, ignore_errors=True)
-    os.makedirs(os.path.dirname(project_dir), exist_ok=True)
     try:
+        os.makedirs(os.path.dirname(project_dir), exist_ok=True)
+        # What the job store knows of the search and its project does not, for
+        # `evokt store rebuild`.
+        write_json_atomically(
+            os.path.join(os.path.dirname(project_dir), REQUEST_FILE),
+            {"dataset": record["dataset"], "model_name": record["model_name"],
+             "started": record["started"]})
         spec = SearchSpec.from_dict(record["spec"])
+        floor = config.setting("MIN_FREE_BYTES", os.environ)
         run_search(
             None if resume else spec,
             project_dir,
             layout.export_dir(search_id),
             resume=resume,
-            observer=StoreObserver(store, search_id, spec.constraints),
+            observer=StoreObserver(store, search_id, spec.constraints, floor),
         )
         register_model(store, layout, search_id, record["model_name"],
                        layout.export_dir(search_id))
-    except EvoktError as error:
+    except Exception as error:
+        if isinstance(error, DiskFullError) or failed_for_space(error, data_dir):
+            print(f"evokt: the search pauses, the disk is full: {error}", file=sys.stderr)
+            return EXIT_PAUSED
+        if not isinstance(error, EvoktError):
+            raise
         store.set_state(search_id, FAILED, expected=(RUNNING,), error=str(error))
         return 1
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import threading
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -32,7 +32,11 @@ from evokt.search.spec import constraints_from
 from evokt.search.spec import parse_objective
 from evokt.service.datasets import dataset_file
 from evokt.service.datasets import find_dataset
+from evokt.service.deletion import Removal
+from evokt.service.disk import require_space
 from evokt.service.errors import ApiError
+from evokt.service.limits import StreamSlots
+from evokt.service.limits import client_gone
 from evokt.service.store import CANCELLED
 from evokt.service.store import CANCELLING
 from evokt.service.store import FINAL_STATES
@@ -154,6 +158,7 @@ def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str | None
 def create_search():
     body = json_body()
     spec, dataset_id, model_name = spec_from_request(body)
+    require_space(current_app.config["DATA_DIR"], current_app.config["MIN_FREE_BYTES"])
     search_id = new_id()
     record = get_store().add_search(
         search_id, spec.to_dict(), dataset_id, model_name or search_id,
@@ -273,6 +278,20 @@ def publish_trial(search_id: str):
     return response
 
 
+@blueprint.delete("/<search_id>")
+def delete_search(search_id: str):
+    """Deletes an ended search: its record, trials, project directory and
+    checkpoints. The model versions it registered stay (they are copies)."""
+    _get_search(search_id)
+    layout = current_app.extensions["evokt.layout"]
+    with Removal([os.path.dirname(layout.search_dir(search_id))]) as removal:
+        state = get_store().delete_search(search_id, removal.move_aside)
+    if state is not None:
+        raise ApiError(409, f"the search is {state}; cancel it (POST .../cancel) and wait for "
+                            "it to end before deleting it")
+    return jsonify(id=search_id, deleted=True, freed_bytes=removal.freed_bytes)
+
+
 @blueprint.post("/<search_id>/cancel")
 def cancel_search(search_id: str):
     """Cancels a search: a pending one at once, a running one via the runner."""
@@ -288,10 +307,10 @@ def cancel_search(search_id: str):
 
 
 def _progress_events(store: JobStore, search_id: str, poll_seconds: float,
-                     lifetime: float) -> Iterator[str]:
+                     lifetime: float, sock: socket.socket | None) -> Iterator[str]:
     started = sent_at = time.monotonic()
     sent = None
-    while True:
+    while not client_gone(sock):
         view = search_view(store.search(search_id))
         view.pop("elapsed_seconds")
         payload = json.dumps(view)
@@ -316,19 +335,26 @@ def _progress_events(store: JobStore, search_id: str, poll_seconds: float,
 def search_events(search_id: str):
     """A Server-Sent Events stream of progress that ends with the search.
 
-    Streams run on threads of their own, at most `MAX_EVENT_STREAMS` per web
-    worker (503 with `Retry-After` past it), so they never take the threads
-    that probes, predictions and other requests need.
+    Streams run on threads of their own, at most `MAX_EVENT_STREAMS` in the
+    whole service (503 with `Retry-After` past it), so they never take the
+    threads that probes, predictions and other requests need; a stream whose
+    client has left ends within `EVENTS_POLL_SECONDS`, freeing its slot.
     """
     _get_search(search_id)
-    slots: threading.BoundedSemaphore = current_app.extensions["evokt.event_streams"]
-    if not slots.acquire(blocking=False):
+    slots: StreamSlots = current_app.extensions["evokt.event_streams"]
+    slot = slots.acquire()
+    if slot is None:
         raise ApiError(503, "too many open event streams; retry later",
                        {"Retry-After": str(STREAMS_RETRY_AFTER)})
-    # The stream outlives the request, so it has a connection of its own.
-    store = JobStore(current_app.config["DATA_DIR"])
+    try:
+        # The stream outlives the request, so it has a connection of its own.
+        store = JobStore(current_app.config["DATA_DIR"])
+    except BaseException:
+        slots.release(slot)
+        raise
     events = _progress_events(store, search_id, current_app.config["EVENTS_POLL_SECONDS"],
-                              current_app.config["EVENT_STREAM_SECONDS"])
+                              current_app.config["EVENT_STREAM_SECONDS"],
+                              request.environ.get("gunicorn.socket"))
     response = Response(
         events,
         mimetype="text/event-stream",
@@ -338,6 +364,6 @@ def search_events(search_id: str):
     @response.call_on_close
     def release() -> None:
         store.close()
-        slots.release()
+        slots.release(slot)
 
     return response

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from evokt.service import config
 from evokt.service.auth import resolve_token
 from evokt.service.layout import DataLayout
+from evokt.service.layout import remove_leftovers
 from evokt.service.locks import hold_lock
+from evokt.service.recovery import check_store
 from evokt.service.store import JobStore
 from evokt.supervisor import RestartBudget
 from evokt.supervisor import Supervisor
@@ -39,6 +41,10 @@ START_TIMEOUT = 120.0
 # Runner restarts allowed within RESTART_WINDOW seconds before giving up.
 MAX_RUNNER_RESTARTS = 5
 RESTART_WINDOW = 60.0
+# Connections waiting to be accepted (gunicorn's default is 2,048; the kernel caps it
+# at net.core.somaxconn). A full backlog drops connects, a probe's among them, for a
+# second or more (TCP's retransmission), so it gets room for a burst of connects.
+LISTEN_BACKLOG = 4096
 
 
 @dataclass
@@ -51,7 +57,8 @@ class ServeOptions:
         data_dir: The data directory.
         workers: Gunicorn worker processes.
         threads: Request threads per worker.
-        max_event_streams: Event streams per worker, on threads of their own.
+        max_event_streams: Event streams the service holds open at once (each
+            worker has threads for all of them).
         max_concurrent_searches: Searches the runner runs at once.
         public_predict: Whether predictions and model reads need no token.
 
@@ -64,7 +71,7 @@ class ServeOptions:
     data_dir: str = "evokt-data"
     workers: int = 2
     threads: int = 8
-    max_event_streams: int = 128
+    max_event_streams: int = 256
     max_concurrent_searches: int = 1
     public_predict: bool = False
 
@@ -85,6 +92,7 @@ def gunicorn_command(options: ServeOptions) -> list[str]:
         # Request threads, plus the threads event streams may hold.
         "--threads", str(options.threads + options.max_event_streams),
         "--bind", f"{options.host}:{options.port}",
+        "--backlog", str(LISTEN_BACKLOG),
         "--graceful-timeout", str(int(STOP_TIMEOUT)),
         # Several services may run side by side (tests, benchmarks).
         "--no-control-socket",
@@ -139,7 +147,9 @@ def serve(options: ServeOptions, announce=print) -> int:
     try:
         settings = config.from_environment(os.environ)
         _, token_source = resolve_token(settings.get("API_TOKEN"), layout.token_file)
+        check_store(layout.root)  # a damaged store is refused in one line, saying what to do
         JobStore(layout.root).close()  # creates the schema once, before any worker starts
+        remove_leftovers(layout)  # of processes killed mid-upload or mid-deletion, if any
         _check_port_free(options.host, options.port)
         env = dict(os.environ)
         env.update(EVOKT_DATA_DIR=layout.root,

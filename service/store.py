@@ -37,6 +37,8 @@ SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
 STATES = (PENDING, RUNNING, CANCELLING, CANCELLED, SUCCEEDED, FAILED)
 FINAL_STATES = (CANCELLED, SUCCEEDED, FAILED)
+# A search in one of these states may still read its dataset and write its directory.
+ACTIVE_STATES = (PENDING, RUNNING, CANCELLING)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -93,6 +95,7 @@ CREATE TABLE IF NOT EXISTS model_versions (
     trial_id TEXT,
     metadata TEXT NOT NULL,
     created REAL NOT NULL,
+    deleted REAL,
     PRIMARY KEY (name, version)
 );
 """
@@ -100,14 +103,17 @@ CREATE TABLE IF NOT EXISTS model_versions (
 # `_MIGRATIONS[v]` brings a store of schema version v to v + 1: version 2 counts a
 # search's restarts, version 3 keeps its objectives, its trials' metrics and the
 # trial each model version was made from, version 4 the trial a re-evaluation
-# re-evaluates.
-SCHEMA_VERSION = 4
+# re-evaluates, version 5 when a model version was deleted (its row stays, so
+# its number is never given to another version: a web worker that still holds
+# the deleted version loaded can never serve it under a new version's name).
+SCHEMA_VERSION = 5
 _MIGRATIONS = {
     1: ["ALTER TABLE searches ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0"],
     2: ["ALTER TABLE searches ADD COLUMN objectives TEXT",
         "ALTER TABLE trials ADD COLUMN metrics TEXT",
         "ALTER TABLE model_versions ADD COLUMN trial_id TEXT"],
     3: ["ALTER TABLE trials ADD COLUMN reevaluates TEXT"],
+    4: ["ALTER TABLE model_versions ADD COLUMN deleted REAL"],
 }
 
 _JSON_COLUMNS = {"spec", "input_shape", "classes", "best_hyperparameters", "hyperparameters",
@@ -339,7 +345,8 @@ class JobStore:
         """
         with self.transaction() as connection:
             registered = connection.execute(
-                "SELECT version FROM model_versions WHERE search_id = ? AND trial_id = ?",
+                "SELECT version FROM model_versions WHERE search_id = ? AND trial_id = ?"
+                " AND deleted IS NULL",
                 (search_id, trial_id),
             ).fetchone()
             if registered is not None:
@@ -366,24 +373,103 @@ class JobStore:
 
     def model_versions(self, name: str) -> list[dict[str, Any]]:
         return self._query(
-            "SELECT * FROM model_versions WHERE name = ? ORDER BY version", (name,)
+            "SELECT * FROM model_versions WHERE name = ? AND deleted IS NULL ORDER BY version",
+            (name,),
         )
 
     def model_version(self, name: str, version: int | None = None) -> dict[str, Any] | None:
         """One version of a model; the latest when `version` is None."""
         if version is None:
             return self._one(
-                "SELECT * FROM model_versions WHERE name = ? ORDER BY version DESC LIMIT 1",
+                "SELECT * FROM model_versions WHERE name = ? AND deleted IS NULL"
+                " ORDER BY version DESC LIMIT 1",
                 (name,),
             )
         return self._one(
-            "SELECT * FROM model_versions WHERE name = ? AND version = ?", (name, version)
+            "SELECT * FROM model_versions WHERE name = ? AND version = ? AND deleted IS NULL",
+            (name, version),
         )
 
     def model_names(self) -> list[str]:
         return [row["name"] for row in self._query(
-            "SELECT DISTINCT name FROM model_versions ORDER BY name"
+            "SELECT DISTINCT name FROM model_versions WHERE deleted IS NULL ORDER BY name"
         )]
+
+    # Deletion -------------------------------------------------------------
+    #
+    # Each deletion is one transaction that also moves the files out of their
+    # place (`move_files`, a rename): the record and its files go together or
+    # not at all. What was moved is removed after the commit; a process killed
+    # before that leaves a `.tmp-*` folder, which `evokt serve` removes at start.
+
+    def searches_using(self, dataset_id: str) -> list[str]:
+        """The searches that may still read `dataset_id` (not yet ended)."""
+        return [row["id"] for row in self._query(
+            f"SELECT id FROM searches WHERE dataset = ? AND state IN"
+            f" ({', '.join('?' for _ in ACTIVE_STATES)}) ORDER BY created",
+            (dataset_id, *ACTIVE_STATES),
+        )]
+
+    def delete_dataset(self, dataset_id: str, move_files: Callable[[], None]) -> list[str]:
+        """Deletes an uploaded dataset unless a search still needs it.
+
+        Args:
+            dataset_id: The dataset.
+            move_files: Moves its folder out of place, inside the transaction.
+
+        Returns:
+            The searches that still need it (nothing was deleted), or [].
+        """
+        with self.transaction() as connection:
+            users = self.searches_using(dataset_id)
+            if not users:
+                connection.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
+                move_files()
+        return users
+
+    def delete_search(self, search_id: str, move_files: Callable[[], None]) -> str | None:
+        """Deletes an ended search and its trials; its model versions stay.
+
+        Args:
+            search_id: The search.
+            move_files: Moves its folder out of place, inside the transaction.
+
+        Returns:
+            The search's state if it has not ended (nothing was deleted), else None.
+        """
+        with self.transaction() as connection:
+            row = connection.execute(
+                "SELECT state FROM searches WHERE id = ?", (search_id,)).fetchone()
+            if row is not None and row[0] not in FINAL_STATES:
+                return row[0]
+            connection.execute("DELETE FROM trials WHERE search_id = ?", (search_id,))
+            connection.execute("DELETE FROM searches WHERE id = ?", (search_id,))
+            move_files()
+        return None
+
+    def delete_model_versions(
+        self, name: str, versions: list[int], move_files: Callable[[], None]
+    ) -> None:
+        """Marks versions of a model deleted; their numbers are never reused.
+
+        Args:
+            name: The model.
+            versions: Its versions to delete.
+            move_files: Moves their folders out of place, inside the transaction.
+        """
+        with self.transaction() as connection:
+            connection.executemany(
+                "UPDATE model_versions SET deleted = ? WHERE name = ? AND version = ?",
+                [(time.time(), name, version) for version in versions],
+            )
+            move_files()
+
+    # Integrity ------------------------------------------------------------
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's integrity check finds wrong with the file; [] when sound."""
+        rows = [row[0] for row in self.connection.execute("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
 
 
 def get_store() -> JobStore:
@@ -400,6 +486,14 @@ def close_store(_error: BaseException | None = None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Creates the store's file and schema, and closes each request's connection."""
-    JobStore(app.config["DATA_DIR"]).close()
+    """Creates the store's file and schema, and closes each request's connection.
+
+    One connection stays open for the application's life, unused: SQLite
+    removes the WAL's `-wal` and `-shm` files when the last connection to the
+    file closes, and a reader must create them again, which fails on a full
+    disk ("disk I/O error"). Kept open, they stay, so reads (and predictions)
+    go on when the disk is full.
+    """
+    keeper = app.extensions["evokt.store_keeper"] = JobStore(app.config["DATA_DIR"])
+    keeper.searches(PENDING)  # a read, which opens the WAL's files
     app.teardown_appcontext(close_store)

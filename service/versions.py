@@ -14,6 +14,7 @@ import shutil
 
 from evokt.search.layout import BEST_FILE
 from evokt.search.layout import MODEL_FILE
+from evokt.service.layout import STAGING_PREFIX
 from evokt.service.layout import DataLayout
 from evokt.service.store import JobStore
 
@@ -22,6 +23,26 @@ def read_export(export_dir: str) -> dict:
     """The `best.json` of an exported model."""
     with open(os.path.join(export_dir, BEST_FILE), encoding="utf-8") as file:
         return json.load(file)
+
+
+def version_metadata(name: str, search_id: str | None, best: dict) -> dict:
+    """A model version's registered description, from its exported `best.json`."""
+    data = best["data"]
+    return {
+        "name": name,
+        "search_id": search_id,
+        "task": data["task"],
+        "input_shape": data["input_shape"],
+        "class_labels": data["class_labels"],
+        "feature_names": data["feature_names"],
+        "objective": best["objective"],
+        "objectives": best["objectives"],
+        "score": best["score"],
+        "measures": best["measures"],
+        "trial_id": best["trial_id"],
+        "strategy": best["strategy"],
+        "hyperparameters": best["hyperparameters"],
+    }
 
 
 def register_model(
@@ -53,27 +74,12 @@ def register_model(
     """
     best = read_export(export_dir)
     staging = os.path.join(os.path.dirname(layout.model_dir(name, 1)),
-                           f".tmp-{search_id}-{best['trial_id']}")
+                           f"{STAGING_PREFIX}{search_id}-{best['trial_id']}")
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging)
     for file_name in (MODEL_FILE, BEST_FILE):
         shutil.copyfile(os.path.join(export_dir, file_name), os.path.join(staging, file_name))
-    data = best["data"]
-    metadata = {
-        "name": name,
-        "search_id": search_id,
-        "task": data["task"],
-        "input_shape": data["input_shape"],
-        "class_labels": data["class_labels"],
-        "feature_names": data["feature_names"],
-        "objective": best["objective"],
-        "objectives": best["objectives"],
-        "score": best["score"],
-        "measures": best["measures"],
-        "trial_id": best["trial_id"],
-        "strategy": best["strategy"],
-        "hyperparameters": best["hyperparameters"],
-    }
+    metadata = version_metadata(name, search_id, best)
 
     def place_files(version: int) -> None:
         target = layout.model_dir(name, version)

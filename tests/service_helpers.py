@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -114,6 +115,31 @@ def running_server(tmp_path, *flags: str, env: dict | None = None, data_dir=None
         log.close()
 
 
+def connect(port: int) -> socket.socket:
+    """A raw connection to the server on 127.0.0.1:`port`."""
+    return socket.create_connection(("127.0.0.1", port), timeout=20)
+
+
+def answer(sock: socket.socket) -> tuple[int, dict, bytes]:
+    """Status, headers and body of the one response on `sock` (read to its end)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    length = int(headers.get("Content-Length", headers.get("content-length", "-1")))
+    while length >= 0 and len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
 def children_of(pid: int, count: int = 2, timeout: float = 30) -> list[int]:
     """The process's children, once there are `count` of them (serve starts its
     runner just after gunicorn answers)."""
@@ -149,10 +175,26 @@ def process_gone(pid: int, timeout: float = 15) -> bool:
     return False
 
 
-def start_runner(data_dir: str, log=subprocess.DEVNULL) -> subprocess.Popen:
-    """The real search runner on `data_dir`."""
+def start_runner(data_dir: str, log=subprocess.DEVNULL, env: dict | None = None
+                 ) -> subprocess.Popen:
+    """The real search runner on `data_dir`, with `env` added to the environment."""
     return subprocess.Popen([sys.executable, "-m", "evokt.service.runner", "--data-dir", data_dir],
-                            stdout=log, stderr=log)
+                            stdout=log, stderr=log, env={**os.environ, **(env or {})})
+
+
+@contextlib.contextmanager
+def running_runner(data_dir: str, log=subprocess.DEVNULL, env: dict | None = None):
+    """`start_runner`, stopped (SIGTERM) at the end.
+
+    Yields:
+        The runner's process.
+    """
+    runner = start_runner(data_dir, log, env)
+    try:
+        yield runner
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(60)
 
 
 def make_app(data_dir: str, **config):

@@ -16,11 +16,13 @@ from helpers import EVOKT
 from helpers import iris_rows
 from helpers import write_csv
 from service_helpers import TOKEN
+from service_helpers import answer
 from service_helpers import children_of
+from service_helpers import connect
 from service_helpers import process_gone
 from service_helpers import register_iris_model
+from service_helpers import running_runner
 from service_helpers import running_server
-from service_helpers import start_runner
 from service_helpers import wait_for_record
 
 from evokt.search.distributed import free_port
@@ -161,30 +163,6 @@ def web(tmp_path_factory):
 PREDICTION = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode()
 
 
-def connect(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=20)
-
-
-def answer(sock: socket.socket) -> tuple[int, dict, bytes]:
-    """Status, headers and body of the one response on `sock` (read to its end)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-    length = int(headers.get("Content-Length", headers.get("content-length", "-1")))
-    while length >= 0 and len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
 def answered(socks: list[socket.socket]) -> list[socket.socket]:
     """Those of `socks` on which the server has answered (or closed) by now."""
     return select.select(socks, [], [], 0)[0]
@@ -321,15 +299,10 @@ def test_a_killed_search_process_resumes_and_ends_with_exactly_max_trials(tmp_pa
     store = JobStore(data_dir)
     spec = SearchSpec(dataset="iris", hypermodel="mlp", max_trials=4, epochs=2)
     store.add_search("killed", spec.to_dict(), "iris", "iris-model", max_pending=10)
-    with open(tmp_path / "runner.log", "wb") as log:
-        runner = start_runner(data_dir, log)
-        try:
-            record = wait_for_record(store, "killed", lambda r: r["trials_done"] >= 1)
-            os.kill(record["pid"], signal.SIGKILL)
-            done = wait_for_record(store, "killed", lambda r: r["state"] != "RUNNING")
-        finally:
-            runner.send_signal(signal.SIGTERM)
-            runner.wait(60)
+    with open(tmp_path / "runner.log", "wb") as log, running_runner(data_dir, log):
+        record = wait_for_record(store, "killed", lambda r: r["trials_done"] >= 1)
+        os.kill(record["pid"], signal.SIGKILL)
+        done = wait_for_record(store, "killed", lambda r: r["state"] != "RUNNING")
     assert done["state"] == "SUCCEEDED", done["error"]
     assert done["restarts"] == 1 and done["trials_done"] == 4
     trials = store.trials("killed")
@@ -344,20 +317,15 @@ def test_a_search_process_that_keeps_dying_fails_with_one_clean_line(tmp_path):
     spec = SearchSpec(dataset="iris", hypermodel="mlp", max_trials=4, epochs=2)
     store.add_search("doomed", spec.to_dict(), "iris", "iris-model", max_pending=10)
     killed = set()
-    with open(tmp_path / "runner.log", "wb") as log:
-        runner = start_runner(data_dir, log)
-        try:
-            while len(killed) < 4:
-                record = wait_for_record(store, "doomed", lambda r: r["state"] in (
-                    "SUCCEEDED", "FAILED") or (r["pid"] is not None and r["pid"] not in killed))
-                if record["state"] != "RUNNING":
-                    break
-                os.kill(record["pid"], signal.SIGKILL)
-                killed.add(record["pid"])
-            done = wait_for_record(store, "doomed", lambda r: r["state"] != "RUNNING")
-        finally:
-            runner.send_signal(signal.SIGTERM)
-            runner.wait(60)
+    with open(tmp_path / "runner.log", "wb") as log, running_runner(data_dir, log):
+        while len(killed) < 4:
+            record = wait_for_record(store, "doomed", lambda r: r["state"] in (
+                "SUCCEEDED", "FAILED") or (r["pid"] is not None and r["pid"] not in killed))
+            if record["state"] != "RUNNING":
+                break
+            os.kill(record["pid"], signal.SIGKILL)
+            killed.add(record["pid"])
+        done = wait_for_record(store, "doomed", lambda r: r["state"] != "RUNNING")
     assert len(killed) == 4
     assert done["state"] == "FAILED"
     assert done["error"] == "the search process died 4 times; last killed by SIGKILL"

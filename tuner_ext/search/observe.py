@@ -4,6 +4,12 @@ KerasTuner calls `Tuner.on_trial_begin` and `on_trial_end` around every
 trial, whatever the oracle; `observed()` makes a subclass of a tuner class
 that also tells a `SearchObserver`, so the CLI's progress bar and the
 service's job store see every strategy the same way.
+
+The subclass also stops the search when the disk is full: KerasTuner would
+record a trial whose checkpoint could not be written as failed and go on to
+fail the next ones, spending the budget on a disk problem. Instead the search
+stops with `DiskFullError`, its running trial left running in the oracle's
+state, so a resumed search runs it again.
 """
 
 from __future__ import annotations
@@ -14,15 +20,28 @@ from typing import Any
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
+from evokt.search.errors import DiskFullError
+from evokt.search.errors import is_disk_full
+
 
 class SearchObserver:
     """Receives a search's trial events; override what you need."""
 
+    def search_started(self, oracle: keras_tuner.Oracle) -> None:
+        """Called once as the search (or its resumption) begins, its oracle loaded."""
+
     def trial_started(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
-        """Called when a trial starts training."""
+        """Called when a trial starts training; raising `DiskFullError` stops the search."""
 
     def trial_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
         """Called when the oracle has recorded a trial's end."""
+
+
+class _DiskFullInTrial(DiskFullError, keras_tuner.errors.FatalError):
+    """`DiskFullError` as KerasTuner's `FatalError`, which its trial loop lets through."""
+
+    def __init__(self, message: str):
+        super().__init__(f"the disk is full: {message}")
 
 
 @functools.cache
@@ -41,12 +60,29 @@ def observed(tuner_class: type[keras_tuner.Tuner]) -> type[keras_tuner.Tuner]:
             self.observer = observer
             super().__init__(*args, **kwargs)
 
+        def on_search_begin(self) -> None:
+            super().on_search_begin()
+            self.observer.search_started(self.oracle)
+
         def on_trial_begin(self, trial: trial_module.Trial) -> None:
             super().on_trial_begin(trial)
             self.observer.trial_started(self.oracle, trial)
 
+        def run_trial(self, trial: trial_module.Trial, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().run_trial(trial, *args, **kwargs)
+            except Exception as error:
+                if is_disk_full(error):
+                    raise _DiskFullInTrial(str(error)) from error
+                raise
+
         def on_trial_end(self, trial: trial_module.Trial) -> None:
-            super().on_trial_end(trial)
+            try:
+                super().on_trial_end(trial)
+            except OSError as error:
+                if is_disk_full(error):
+                    raise DiskFullError(f"the disk is full: {error}") from error
+                raise
             self.observer.trial_ended(self.oracle, trial)
 
     Observed.__name__ = Observed.__qualname__ = f"Observed{tuner_class.__name__}"
