@@ -16,7 +16,14 @@ For `--seconds`, all on 127.0.0.1 and bounded in count and time:
   latest version must switch to it without an error;
 - a third of the way through, the search's process is killed with `kill -9`:
   the runner must start it again, and it must end with exactly `max_trials`
-  trials, none twice.
+  trials, none twice;
+- with `--kill-upload`, a quarter of the way through, the web worker parsing a
+  16 MB CSV upload is killed with `kill -9`: its staged file must be gone once
+  the server has started again;
+- with `--disk-full` (root: the data directory is on a tmpfs the soak mounts),
+  from 60 % to 80 % of the time the disk is full: predictions and probes of
+  liveness must go on, uploads and new searches must get 507 and readiness
+  503, and the running search must pause and then resume.
 
 It prints requests, errors (any non-200 prediction or probe, any 5xx
 anywhere), p50/p99 latency of predictions and probes, what the slow and idle
@@ -25,6 +32,7 @@ recovery.
 
     python benchmarks/soak.py [--seconds 60] [--predict-clients 8] [--streams 200]
                               [--slow-sockets 50] [--idle-sockets 5000]
+                              [--kill-upload] [--disk-full]
 """
 
 from __future__ import annotations
@@ -282,6 +290,105 @@ def switch_version(data_dir: str) -> None:
     store.close()
 
 
+def big_csv(path: str, megabytes: float) -> str:
+    """A CSV of 200 numeric columns and a label, about `megabytes` large."""
+    rows = max(20, int(megabytes * 1e6 / (200 * 9)))
+    generator = __import__("numpy").random.default_rng(0)
+    with open(path, "w") as file:
+        file.write(",".join(f"f{i}" for i in range(200)) + ",label\n")
+        for start in range(0, rows, 1000):
+            block = generator.normal(size=(min(1000, rows - start), 200))
+            file.writelines(",".join(f"{value:.5f}" for value in row) + f",{i % 3}\n"
+                            for i, row in enumerate(block))
+    return path
+
+
+def upload(port: int, path: str) -> int | str:
+    """Posts `path` to /v1/datasets as a multipart upload; the status, or the error's name."""
+    boundary = "soak-boundary"
+    with open(path, "rb") as file:
+        content = file.read()
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="target"\r\n\r\nlabel\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"'
+            f"\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    headers = {**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        connection.request("POST", "/v1/datasets", body, headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException) as error:
+        return type(error).__name__
+    finally:
+        connection.close()
+
+
+def holder_of(folder: str, prefix: str) -> int | None:
+    """The process with a file open under `folder/prefix*` (the worker parsing an upload)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith(os.path.join(folder, prefix)):
+                    return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def staged(data_dir: str) -> list[str]:
+    datasets = os.path.join(data_dir, "datasets")
+    return [name for name in os.listdir(datasets) if name.startswith(".tmp-")] \
+        if os.path.isdir(datasets) else []
+
+
+def kill_during_upload(port: int, data_dir: str, csv_path: str) -> str:
+    """Uploads `csv_path` and kills the worker once it has staged it; says what happened."""
+    answer: list = []
+    sender = threading.Thread(target=lambda: answer.append(upload(port, csv_path)))
+    sender.start()
+    deadline = time.monotonic() + 60
+    worker = None
+    while worker is None and time.monotonic() < deadline and sender.is_alive():
+        worker = holder_of(os.path.join(data_dir, "datasets"), ".tmp-")
+        time.sleep(0.01)
+    if worker is not None:
+        os.kill(worker, signal.SIGKILL)
+    sender.join(120)
+    return (f"worker {worker} killed mid-upload, the client got {answer[0] if answer else None}, "
+            f"staged folders left: {len(staged(data_dir))}")
+
+
+def fill(folder: str) -> str:
+    """Fills the disk that holds `folder`; returns the filler file."""
+    filler = os.path.join(folder, "filler")
+    with open(filler, "wb") as file:
+        try:
+            while True:
+                file.write(b"\0" * (1 << 20))
+                file.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def writes_loop(port: int, tally: Tally, stop: threading.Event) -> None:
+    """Tries to queue a search every second (while the disk is full: 507 expected)."""
+    body = json.dumps({"dataset": "iris", "max_trials": 1, "epochs": 1})
+    while not stop.wait(1.0):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("POST", "/v1/searches", body, AUTH)
+            response = connection.getresponse()
+            response.read()
+            tally.add(response.status)
+        except (OSError, http.client.HTTPException) as error:
+            tally.add(type(error).__name__)
+        finally:
+            connection.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -291,22 +398,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--idle-sockets", type=int, default=0,
                         help="connections that never end their headers (default 0)")
     parser.add_argument("--max-trials", type=int, default=6)
+    parser.add_argument("--kill-upload", action="store_true",
+                        help="kill the web worker parsing a 16 MB upload, then restart the server")
+    parser.add_argument("--disk-full", action="store_true",
+                        help="put the data directory on a 512 MB tmpfs and fill it from 60 %% to "
+                        "80 %% of the time (needs root)")
     args = parser.parse_args(argv)
+    if args.disk_full and os.geteuid() != 0:
+        parser.error("--disk-full mounts a tmpfs, which needs root")
     # The idle sockets and the streams are this process's open files too.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     work = tempfile.mkdtemp(prefix="evokt-soak-")
-    data_dir = os.path.join(work, "data")
+    disk = os.path.join(work, "disk")
+    os.makedirs(disk)
+    if args.disk_full:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m", "tmpfs", disk], check=True)
+    data_dir = os.path.join(disk, "data")
+    csv_path = big_csv(os.path.join(work, "big.csv"), 16) if args.kill_upload else None
     print("preparing a model (a real one-trial search on iris) ...", flush=True)
     prepare_model(data_dir)
     port = free_port()
-    env = {**os.environ, "EVOKT_API_TOKEN": TOKEN}
-    with open(os.path.join(work, "serve.log"), "wb") as log:
-        server = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "evokt"), "serve", "--port",
-             str(port), "--data-dir", data_dir], env=env, stdout=log, stderr=log, cwd=ROOT)
+    env = {**os.environ, "EVOKT_API_TOKEN": TOKEN, "EVOKT_MIN_FREE_BYTES": str(8 * 2**20)}
+
+    def start_server() -> subprocess.Popen:
+        with open(os.path.join(work, "serve.log"), "ab") as log:
+            return subprocess.Popen(
+                [os.path.join(os.path.dirname(sys.executable), "evokt"), "serve", "--port",
+                 str(port), "--data-dir", data_dir], env=env, stdout=log, stderr=log, cwd=ROOT)
+
+    server = start_server()
     store = JobStore(data_dir)
     try:
         wait_until_ready(f"http://127.0.0.1:{port}/v2/health/ready", 120, server)
@@ -321,7 +444,8 @@ def main(argv: list[str] | None = None) -> None:
         connection.close()
 
         stop = threading.Event()
-        predictions, new_predictions, probes = Tally(), Tally(), Tally()
+        predictions, new_predictions, probes, ready = Tally(), Tally(), Tally(), Tally()
+        full_predictions, full_writes = Tally(), Tally()
         body = json.dumps({"instances": [ROW]})
         threads = [threading.Thread(target=request_loop, args=(
             port, "POST", "/v1/models/bench:predict", body, predictions, stop))
@@ -329,9 +453,9 @@ def main(argv: list[str] | None = None) -> None:
         threads.append(threading.Thread(target=request_loop, args=(
             port, "POST", "/v1/models/bench:predict", body, new_predictions, stop, 0.2),
             kwargs={"new_connections": True}))
-        for path in ("/v2/health/live", "/v2/health/ready"):
+        for path, tally in (("/v2/health/live", probes), ("/v2/health/ready", ready)):
             threads.append(threading.Thread(target=request_loop, args=(
-                port, "GET", path, None, probes, stop, 0.2, False),
+                port, "GET", path, None, tally, stop, 0.2, False),
                 kwargs={"new_connections": True}))
         nuisances = Nuisances(port, search_id, args.streams, args.slow_sockets)
         threads.append(threading.Thread(target=nuisances.run, args=(stop,)))
@@ -341,9 +465,38 @@ def main(argv: list[str] | None = None) -> None:
         started = time.monotonic()
         for thread in threads:
             thread.start()
-        killed = switched = False
+        killed = switched = upload_killed = False
+        filler = full_stop = None
+        upload_report = disk_report = ""
+        search_said: set[str] = set()
         while time.monotonic() - started < args.seconds:
             elapsed = time.monotonic() - started
+            if args.kill_upload and not upload_killed and elapsed > args.seconds / 4:
+                upload_killed = True
+                upload_report = kill_during_upload(port, data_dir, csv_path)
+                print(f"{elapsed:5.1f} s: {upload_report}", flush=True)
+            if args.disk_full and filler is None and elapsed > 0.6 * args.seconds:
+                filler = fill(disk)
+                full_stop = threading.Event()
+                drill = [threading.Thread(target=writes_loop, args=(port, full_writes, full_stop)),
+                         threading.Thread(target=request_loop, args=(
+                             port, "POST", "/v1/models/bench:predict", body, full_predictions,
+                             full_stop, 0.05))]
+                for thread in drill:
+                    thread.start()
+                print(f"{elapsed:5.1f} s: the disk is full ({shutil.disk_usage(disk).free} "
+                      "bytes free)", flush=True)
+            if full_stop is not None and not full_stop.is_set():
+                search_said.add((store.search(search_id)["error"] or "running")[:40])
+            if full_stop is not None and not full_stop.is_set() and elapsed > 0.8 * args.seconds:
+                full_stop.set()
+                for thread in drill:
+                    thread.join(60)
+                os.remove(filler)
+                disk_report = (f"predictions {full_predictions.summary()}; writes (queue a "
+                               f"search) {dict(full_writes.statuses)}; the search said "
+                               f"{sorted(search_said)}")
+                print(f"{elapsed:5.1f} s: space again", flush=True)
             record = store.search(search_id)
             if not killed and elapsed > args.seconds / 3 and record["pid"] \
                     and record["state"] == "RUNNING":
@@ -364,16 +517,22 @@ def main(argv: list[str] | None = None) -> None:
               f"{args.idle_sockets} idle sockets")
         print(f"predictions: {predictions.summary()}")
         print(f"predictions on new connections: {new_predictions.summary()}")
-        print(f"probes (new connections): {probes.summary()}")
+        print(f"liveness probes (new connections): {probes.summary()}")
+        print(f"readiness probes (new connections): {ready.summary()}")
+        if args.disk_full:
+            print(f"while the disk was full: {disk_report}")
         print(f"streams:     most open at once {nuisances.most_streams}; "
               f"first answers {dict(nuisances.answers)}")
         if args.idle_sockets:
             print(f"idle sockets: {idle.open} open at the end; closed by the server after "
                   f"{dict(idle.answers)}")
-        server_errors = sum(count for status, count in
-                            (predictions.statuses + new_predictions.statuses
-                             + probes.statuses).items()
-                            if isinstance(status, int) and status >= 500)
+        # Predictions and liveness never answer 5xx; readiness (503) and writes (507)
+        # may say the disk is full, but never 500.
+        never_5xx = (predictions.statuses + new_predictions.statuses + probes.statuses
+                     + full_predictions.statuses)
+        server_errors = sum(count for status, count in never_5xx.items()
+                            if isinstance(status, int) and status >= 500) + \
+            (ready.statuses + full_writes.statuses)[500]
         print(f"5xx answers: {server_errors}")
 
         print("waiting for the killed search to finish ...", flush=True)
@@ -386,10 +545,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"search:      {record['state']}, {record['trials_done']} of {args.max_trials} "
               f"trials, {len(trials)} recorded, {len(distinct)} distinct, restarts "
               f"{record['restarts']}, model versions {len(store.model_versions('soaked'))}")
+        if args.kill_upload:
+            server.send_signal(signal.SIGTERM)
+            server.wait(60)
+            left = len(staged(data_dir))
+            server = start_server()
+            wait_until_ready(f"http://127.0.0.1:{port}/v2/health/live", 120, server)
+            print(f"killed upload: staged folders {left} before the restart, "
+                  f"{len(staged(data_dir))} after it")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
         store.close()
+        if args.disk_full:
+            subprocess.run(["umount", "-l", disk], check=False)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -50,12 +50,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config["API_TOKEN"], _ = auth.resolve_token(app.config["API_TOKEN"], layout.token_file)
     store.init_app(app)
     app.extensions["evokt.layout"] = layout
-    models = app.extensions["evokt.models"] = ModelCache(
+    cache = app.extensions["evokt.models"] = ModelCache(
         layout, app.config["MODEL_CACHE_SIZE"], app.config["MODEL_RETRY_SECONDS"])
     if app.config["WARM_MODELS"]:
         # create_app runs in each gunicorn worker after the fork, so the thread is the worker's.
         watcher = app.extensions["evokt.model_watcher"] = ModelWatcher(
-            models, layout.root, app.config["MODEL_WATCH_SECONDS"])
+            cache, layout.root, app.config["MODEL_WATCH_SECONDS"])
         watcher.start()
     app.extensions["evokt.event_streams"] = StreamSlots(layout.event_stream_slots,
                                                         app.config["MAX_EVENT_STREAMS"])

@@ -45,6 +45,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Runs `evokt serve`; returns the exit status.
+
+    Args:
+        args: The parsed command line.
+    """
     from evokt.service.serve import ServeOptions
     from evokt.service.serve import serve
 
@@ -71,11 +76,19 @@ def add_store_parser(commands: argparse._SubParsersAction) -> None:
     )
     store.set_defaults(run=run_store)
     store.add_argument("action", choices=["check", "rebuild"])
+    store.add_argument("--force", action="store_true",
+                       help="rebuild a store that the integrity check finds sound (searches "
+                       "still pending are lost)")
     store.add_argument("--data-dir", default="evokt-data", metavar="DIR",
                        help="the service's data directory")
 
 
 def run_store(args: argparse.Namespace) -> int:
+    """Runs `evokt store check|rebuild`; returns the exit status.
+
+    Args:
+        args: The parsed command line (`action`, `data_dir`, `force`).
+    """
     from evokt.service.layout import DataLayout
     from evokt.service.locks import hold_lock
     from evokt.service.recovery import rebuild_store
@@ -94,6 +107,10 @@ def run_store(args: argparse.Namespace) -> int:
         return 1 if problems else 0
     lock = hold_lock(layout.serve_lock, f"the data directory {layout.root}")
     try:
+        if not args.force and not store_problems(layout.root):
+            print(f"evokt: error: the job store in {layout.root} is sound; a rebuild would lose "
+                  "its pending searches (pass --force to rebuild it anyway)", file=sys.stderr)
+            return 2
         rebuilt = rebuild_store(layout.root)
     finally:
         lock.close()

@@ -13,7 +13,7 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
-from evokt.compat import write_json_atomically
+from evokt.files import write_json_atomically
 from evokt.hypermodels import data
 from evokt.hypermodels.errors import DataError
 from evokt.hypermodels.tasks import TASKS

@@ -1,24 +1,35 @@
 """Deleting what the data directory holds: a record and its files together.
 
 A `Removal` moves the folders of what is deleted aside (a rename, in the same
-parent folder) inside the job store's transaction that deletes the records,
-moves them back if that transaction fails, and removes them once it has
-committed. A process killed in between leaves a `.tmp-*` folder, which
-`evokt serve` removes when it starts (`evokt.service.layout.remove_leftovers`).
+parent folder, to a name that keeps the original's) inside the job store's
+transaction that deletes the records, moves them back if that transaction
+fails, and removes them once it has committed. A process killed in between
+leaves the folder aside: `finish_deletions`, when `evokt serve` starts, puts it
+back if its record is still there (the transaction did not commit) and
+removes it if not.
 """
 
 from __future__ import annotations
 
+import functools
+import glob
 import os
 import shutil
 
+from evokt.service.layout import STAGING_PREFIX
+from evokt.service.layout import DataLayout
+from evokt.service.store import JobStore
 from evokt.service.store import new_id
 
-TRASH_PREFIX = ".tmp-deleted-"
+TRASH_PREFIX = f"{STAGING_PREFIX}deleted-"
 
 
 def folder_bytes(path: str) -> int:
-    """The bytes the files under `path` hold (0 if there is nothing)."""
+    """The bytes the files under `path` hold (0 if there is nothing).
+
+    Args:
+        path: A folder.
+    """
     total = 0
     for parent, _, files in os.walk(path):
         for name in files:
@@ -49,7 +60,8 @@ class Removal:
         """Renames each folder beside itself."""
         for path in self.paths:
             if os.path.isdir(path):
-                trash = os.path.join(os.path.dirname(path), f"{TRASH_PREFIX}{new_id()}")
+                trash = os.path.join(os.path.dirname(path),
+                                     f"{TRASH_PREFIX}{new_id()}-{os.path.basename(path)}")
                 os.rename(path, trash)
                 self.moved.append((path, trash))
 
@@ -64,3 +76,33 @@ class Removal:
         for _, trash in self.moved:
             self.freed_bytes += folder_bytes(trash)
             shutil.rmtree(trash, ignore_errors=True)
+
+
+def finish_deletions(layout: DataLayout, store: JobStore) -> None:
+    """Ends the deletions a killed process left half done; before any worker starts.
+
+    Args:
+        layout: The data directory's layout.
+        store: Its job store.
+    """
+    models = os.path.join(layout.root, "models")
+    names = sorted(os.listdir(models)) if os.path.isdir(models) else []
+    parents = {
+        os.path.join(layout.root, "datasets"): lambda name: store.dataset(name) is not None,
+        os.path.join(layout.root, "searches"): lambda name: store.search(name) is not None,
+        **{os.path.join(models, model): functools.partial(_version_exists, store, model)
+           for model in names},
+    }
+    for parent, exists in parents.items():
+        for trash in glob.glob(os.path.join(glob.escape(parent), f"{TRASH_PREFIX}*")):
+            # TRASH_PREFIX, a 32-character id, "-", then the original's name.
+            original = os.path.basename(trash)[len(TRASH_PREFIX) + 33:]
+            target = os.path.join(parent, original)
+            if original and exists(original) and not os.path.exists(target):
+                os.rename(trash, target)
+            else:
+                shutil.rmtree(trash, ignore_errors=True)
+
+
+def _version_exists(store: JobStore, name: str, version: str) -> bool:
+    return version.isdigit() and store.model_version(name, int(version)) is not None

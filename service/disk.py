@@ -21,7 +21,11 @@ NEARLY_FULL = 1024 * 1024
 
 
 def free_bytes(path: str) -> int:
-    """Bytes free for this process on the disk that holds `path`."""
+    """Bytes free for this process on the disk that holds `path`.
+
+    Args:
+        path: A folder on the disk.
+    """
     return shutil.disk_usage(path).free
 
 
@@ -43,7 +47,13 @@ def low_space(path: str, floor: int, incoming: int = 0) -> str | None:
 
 
 def require_space(path: str, floor: int, incoming: int = 0) -> None:
-    """A 507 unless `path`'s disk has `incoming` bytes to spare above `floor`."""
+    """A 507 unless `path`'s disk has `incoming` bytes to spare above `floor`.
+
+    Args:
+        path: A folder on the disk.
+        floor: Bytes that must stay free.
+        incoming: Bytes about to be written.
+    """
     from evokt.service.errors import ApiError
 
     reason = low_space(path, floor, incoming)
@@ -52,7 +62,12 @@ def require_space(path: str, floor: int, incoming: int = 0) -> None:
 
 
 def failed_for_space(error: BaseException, path: str) -> bool:
-    """Whether a failed write to `path`'s disk failed because the disk is full."""
+    """Whether a failed write to `path`'s disk failed because the disk is full.
+
+    Args:
+        error: What the write raised.
+        path: A folder on the disk written to.
+    """
     if is_disk_full(error):
         return True
     return isinstance(error, OSError | sqlite3.Error) and free_bytes(path) < NEARLY_FULL

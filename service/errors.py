@@ -59,20 +59,48 @@ def init_app(app: Flask) -> None:
             return error_response(507, "the data directory's disk is full; nothing was "
                                        "written: delete datasets, searches or model versions, "
                                        "or free space on the disk")
-        if isinstance(error, sqlite3.OperationalError):
+        problem = store_problem(error)
+        if problem == "damaged":
+            logger.error("the job store is damaged: %s", error)
+            return error_response(503, damaged_store_message(app.config["DATA_DIR"], error))
+        if problem == "unavailable":
             logger.error("the job store is not available: %s", error)
             return error_response(503, f"the job store is not available ({error}); retry later",
                                   {"Retry-After": "5"})
-        if isinstance(error, sqlite3.DatabaseError) and not isinstance(
-                error, sqlite3.IntegrityError):
-            logger.error("the job store is damaged: %s", error)
-            return error_response(503, damaged_store_message(app.config["DATA_DIR"], error))
         logger.exception("unhandled error")
         return error_response(500, "internal error; see the server log")
 
 
+# SQLite's result codes (Python 3.11's `sqlite_errorname`; the messages before it).
+_DAMAGED = {"SQLITE_CORRUPT": "malformed", "SQLITE_NOTADB": "not a database"}
+_UNAVAILABLE = {"SQLITE_BUSY": "is locked", "SQLITE_LOCKED": "table is locked",
+                "SQLITE_IOERR": "disk I/O error", "SQLITE_CANTOPEN": "unable to open"}
+
+
+def store_problem(error: BaseException) -> str | None:
+    """"damaged" for a job store SQLite cannot read, "unavailable" for one it cannot
+    reach now (locked, an I/O error), None for any other error (evokt's own bugs).
+
+    Args:
+        error: An exception raised while handling a request.
+    """
+    if not isinstance(error, sqlite3.DatabaseError):
+        return None
+    name = getattr(error, "sqlite_errorname", "") or ""
+    for problem, codes in (("damaged", _DAMAGED), ("unavailable", _UNAVAILABLE)):
+        if any(name.startswith(code) or (not name and words in str(error))
+               for code, words in codes.items()):
+            return problem
+    return None
+
+
 def damaged_store_message(data_dir: str, error: BaseException) -> str:
-    """What to do about a job store that SQLite cannot read, in one line."""
+    """What to do about a job store that SQLite cannot read, in one line.
+
+    Args:
+        data_dir: The data directory.
+        error: What SQLite said.
+    """
     return (f"the job store in {data_dir} is damaged ({error}); stop the server, run "
             f"'evokt store check --data-dir {data_dir}', then 'evokt store rebuild --data-dir "
             f"{data_dir}' to rebuild it from the data directory")

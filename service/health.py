@@ -27,8 +27,8 @@ def live():
 
 @blueprint.get("/ready")
 def ready():
-    """The job store answers, the data directory is writable, and every model's latest
-    version can be loaded."""
+    """The job store answers, the data directory is writable with more than
+    `MIN_FREE_BYTES` free, and every model's latest version can be loaded."""
     try:
         get_store().searches(state="PENDING")
     except sqlite3.Error as error:
@@ -51,13 +51,9 @@ def _unloadable_models() -> list[str]:
     its latest version, so a latest version whose file is missing or damaged
     (or failed to load in this worker) makes the server not ready.
     """
-    store = get_store()
     cache: ModelCache = current_app.extensions["evokt.models"]
     problems = []
-    for name in store.model_names():
-        record = store.model_version(name)
-        if record is None:  # deleted since
-            continue
+    for record in get_store().latest_versions():
         state, failure = cache.state(record)
         if state == END:
             problems.append(unloadable_message(record, failure))

@@ -117,6 +117,9 @@ class HeaderReadingConnection(gthread.TConn):
 def raise_fd_limit(wanted: int) -> int:
     """Raises the soft limit on open files towards `wanted`, up to the hard limit.
 
+    Args:
+        wanted: The open files the worker may need.
+
     Returns:
         The soft limit now (`wanted` if there is none).
     """
@@ -155,7 +158,8 @@ class EvoktWorker(gthread.ThreadWorker):
 
     def accept(self, listener: socket.socket) -> None:
         for _ in range(ACCEPT_BATCH):
-            if self.nr_conns + 1 >= self.worker_connections:
+            # Sockets closing gracefully hold descriptors too, for up to LINGER_SECONDS.
+            if self.nr_conns + len(self.lingering) + 1 >= self.worker_connections:
                 # gunicorn stops accepting at `worker_connections`: room for this
                 # connection and the next.
                 self._close_oldest_idle()
@@ -164,6 +168,14 @@ class EvoktWorker(gthread.ThreadWorker):
             try:
                 client_sock, client_addr = listener.accept()
             except OSError as error:
+                if error.errno in (errno.EMFILE, errno.ENFILE):
+                    # Out of descriptors all the same: free one, and let the
+                    # connection wait in the backlog meanwhile.
+                    if self.lingering:
+                        self._close_lingering(next(iter(self.lingering)))
+                    else:
+                        self._close_oldest_idle()
+                    return
                 if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                     raise
                 return

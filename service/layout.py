@@ -57,16 +57,20 @@ class DataLayout:
     def dataset_dir(self, dataset_id: str) -> str:
         return os.path.join(self.root, "datasets", dataset_id)
 
+    def search_folder(self, search_id: str) -> str:
+        """Everything of one search: its project, export, log and request."""
+        return os.path.join(self.root, "searches", search_id)
+
     def search_dir(self, search_id: str) -> str:
         """The search's KerasTuner project directory."""
-        return os.path.join(self.root, "searches", search_id, "project")
+        return os.path.join(self.search_folder(search_id), "project")
 
     def export_dir(self, search_id: str) -> str:
         """Where the search process writes the best model before registering it."""
-        return os.path.join(self.root, "searches", search_id, "export")
+        return os.path.join(self.search_folder(search_id), "export")
 
     def log_file(self, search_id: str) -> str:
-        return os.path.join(self.root, "searches", search_id, "search.log")
+        return os.path.join(self.search_folder(search_id), "search.log")
 
     def model_dir(self, name: str, version: int) -> str:
         return os.path.join(self.root, "models", name, str(version))

@@ -108,14 +108,20 @@ class StreamSlots:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         self.directory = directory
         self.capacity = capacity
+        # Made now, so opening a stream creates nothing (it works on a full disk too).
+        for slot in range(capacity):
+            os.close(os.open(self._path(slot), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+
+    def _path(self, slot: int) -> str:
+        return os.path.join(self.directory, str(slot))
 
     def acquire(self) -> int | None:
         """A free slot, held until `release`; None when all are taken."""
         # Starting anywhere spreads the streams opening at once over the slots.
         start = random.randrange(self.capacity)
         for offset in range(self.capacity):
-            path = os.path.join(self.directory, str((start + offset) % self.capacity))
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            descriptor = os.open(self._path((start + offset) % self.capacity),
+                                 os.O_RDONLY | os.O_CLOEXEC)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

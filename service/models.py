@@ -62,13 +62,9 @@ def _tensor_info(name: str, shape: list[int]) -> dict[str, Any]:
 
 @blueprint.get("")
 def list_models():
-    store = get_store()
-    models = []
-    for name in store.model_names():
-        latest = store.model_version(name)
-        models.append({"name": name, "latest_version": latest["version"],
-                       "task": latest["metadata"]["task"]})
-    return jsonify(models=models)
+    return jsonify(models=[
+        {"name": latest["name"], "latest_version": latest["version"],
+         "task": latest["metadata"]["task"]} for latest in get_store().latest_versions()])
 
 
 def _version_status(record: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +195,9 @@ def delete_version(name: str, version: int):
 
 def _delete_versions(name: str, versions: list[int]) -> int:
     layout = current_app.extensions["evokt.layout"]
+    store = get_store()
     with Removal([layout.model_dir(name, version) for version in versions]) as removal:
-        get_store().delete_model_versions(name, versions, removal.move_aside)
+        store.delete_model_versions(name, versions, removal.move_aside)
+    # This worker at once; the others at their watcher's next look.
+    current_app.extensions["evokt.models"].retain(store.live_versions())
     return removal.freed_bytes

@@ -97,7 +97,12 @@ class LoadFailure:
 
 
 def unloadable_message(record: dict[str, Any], failure: LoadFailure) -> str:
-    """One line: which version of which model cannot be loaded, and why."""
+    """One line: which version of which model cannot be loaded, and why.
+
+    Args:
+        record: The version's job store record.
+        failure: Why it cannot be loaded.
+    """
     return (f"version {record['version']} of model {record['name']!r} cannot be loaded: "
             f"{failure.message}")
 
@@ -263,6 +268,17 @@ class ModelCache:
                 continue
             if owner:
                 self._load_into(record, loading)
+
+    def retain(self, live: set[tuple[str, int]]) -> None:
+        """Unloads the versions not in `live` (deleted since they were loaded), so none
+        of them answers for its model's latest version.
+
+        Args:
+            live: (name, version) of every registered version.
+        """
+        with self._lock:
+            for key in [key for key in self._models if key not in live]:
+                del self._models[key]
 
     def state(self, record: dict[str, Any]) -> tuple[str, LoadFailure | None]:
         """TensorFlow Serving's state of a version in this worker, and why it cannot be loaded.
@@ -434,7 +450,7 @@ class ModelWatcher:
         try:
             store = JobStore(self.data_dir, timeout=self.interval)
             try:
-                latest = [store.model_version(name) for name in store.model_names()]
+                latest, live = store.latest_versions(), store.live_versions()
             finally:
                 store.close()
         except Exception as error:  # noqa: BLE001 (the watcher outlives a bad store)
@@ -443,7 +459,8 @@ class ModelWatcher:
             self._last_error = str(error)
             return
         self._last_error = None
-        self.cache.refresh([record for record in latest if record is not None])
+        self.cache.retain(live)
+        self.cache.refresh(latest)
 
     def _run(self) -> None:
         while not self._stopped.is_set():

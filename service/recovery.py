@@ -16,12 +16,14 @@ damaged had written nothing, and must be posted again.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from dataclasses import field
 
+from evokt.files import write_json_atomically
 from evokt.hypermodels.errors import EvoktError
 from evokt.search.layout import BEST_FILE
 from evokt.search.layout import SPEC_FILE
@@ -31,13 +33,36 @@ from evokt.service.store import RUNNING
 from evokt.service.store import STORE_FILE
 from evokt.service.store import SUCCEEDED
 from evokt.service.store import JobStore
+from evokt.service.store import new_id
 
-# What a search process records of its request, for a rebuild.
+logger = logging.getLogger(__name__)
+
+# What a search process records of its request, and how a search that did not
+# succeed ended, in its folder, for a rebuild.
 REQUEST_FILE = "request.json"
+ENDED_FILE = "ended.json"
 
 
 class StoreDamagedError(EvoktError):
     """The job store cannot be read; the message says what to do."""
+
+
+def record_ending(layout: DataLayout, search_id: str, state: str, error: str | None) -> None:
+    """Keeps, in a search's folder, that it was CANCELLED or FAILED, for a rebuild.
+
+    Args:
+        layout: The data directory's layout.
+        search_id: The search.
+        state: Its final state.
+        error: Why it failed, or None.
+    """
+    folder = layout.search_folder(search_id)
+    if os.path.isdir(folder):
+        try:
+            write_json_atomically(os.path.join(folder, ENDED_FILE),
+                                  {"state": state, "error": error})
+        except OSError as failure:  # a full disk: the store has it, a rebuild may not
+            logger.warning("could not record how search %s ended: %s", search_id, failure)
 
 
 def store_problems(data_dir: str) -> list[str]:
@@ -105,7 +130,7 @@ def rebuild_store(data_dir: str) -> Rebuilt:
     rebuilt = Rebuilt()
     path = os.path.join(layout.root, STORE_FILE)
     if os.path.exists(path):
-        rebuilt.damaged_file = f"{path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        rebuilt.damaged_file = f"{path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{new_id()[:8]}"
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.rename(path + suffix, rebuilt.damaged_file + suffix)
@@ -162,13 +187,9 @@ def _versions(store: JobStore, layout: DataLayout, rebuilt: Rebuilt) -> dict[str
                 rebuilt.skipped.append(f"model {name} version {version}: no readable {BEST_FILE}")
                 continue
             search_id = _search_exporting(layout, directory)
-            with store.transaction() as connection:
-                connection.execute(
-                    "INSERT INTO model_versions (name, version, search_id, trial_id, metadata,"
-                    " created) VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, version, search_id, best["trial_id"],
-                     json.dumps(version_metadata(name, search_id, best)),
-                     os.path.getmtime(directory)))
+            store.restore_model_version(name, version, search_id, best["trial_id"],
+                                        version_metadata(name, search_id, best),
+                                        os.path.getmtime(directory))
             rebuilt.versions.append(f"{name}/{version}")
             if search_id is not None:
                 versions_of.setdefault(search_id, (name, version, best))
@@ -194,25 +215,33 @@ def _search_exporting(layout: DataLayout, version_dir: str) -> str | None:
 def _searches(store: JobStore, layout: DataLayout, versions_of: dict[str, tuple],
               rebuilt: Rebuilt) -> None:
     for search_id in _folders(os.path.join(layout.root, "searches")):
-        folder = os.path.dirname(layout.search_dir(search_id))
+        folder = layout.search_folder(search_id)
         spec = _read_json(os.path.join(layout.search_dir(search_id), SPEC_FILE))
-        request = _read_json(os.path.join(folder, REQUEST_FILE))
-        if spec is None or request is None:
-            rebuilt.skipped.append(f"search {search_id}: it never started (no {SPEC_FILE} "
-                                   f"or {REQUEST_FILE}); post it again")
+        if spec is None:
+            rebuilt.skipped.append(f"search {search_id}: it never started (no {SPEC_FILE}); "
+                                   "post it again")
             continue
+        registered = versions_of.get(search_id)
+        # Searches that started before searches kept their request: the dataset is
+        # in the spec, the model's name in its version (else the service's default).
+        request = _read_json(os.path.join(folder, REQUEST_FILE)) or {
+            "dataset": spec.get("dataset") or os.path.basename(os.path.dirname(
+                spec.get("csv") or spec.get("npz") or "")),
+            "model_name": registered[0] if registered else search_id}
         store.add_search(search_id, spec, request["dataset"], request["model_name"],
                          max_pending=2**62)
-        registered = versions_of.get(search_id)
-        if registered is None:
+        ended = _read_json(os.path.join(folder, ENDED_FILE))
+        if registered is not None:
+            _record_trials(store, layout, search_id, registered[2])
+            store.set_state(search_id, SUCCEEDED, model_version=registered[1],
+                            started=request.get("started"))
+        elif ended is not None:
+            store.set_state(search_id, ended["state"], started=request.get("started"),
+                            error=ended["error"])
+        else:
             # The runner resumes it from its project.
             store.set_state(search_id, RUNNING, started=request.get("started", time.time()))
-            rebuilt.searches[search_id] = RUNNING
-            continue
-        _record_trials(store, layout, search_id, registered[2])
-        store.set_state(search_id, SUCCEEDED, model_version=registered[1],
-                        started=request.get("started"))
-        rebuilt.searches[search_id] = SUCCEEDED
+        rebuilt.searches[search_id] = store.search(search_id)["state"]
 
 
 def _record_trials(store: JobStore, layout: DataLayout, search_id: str, best: dict) -> None:

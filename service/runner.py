@@ -36,6 +36,7 @@ from evokt.service.disk import low_space
 from evokt.service.layout import DataLayout
 from evokt.service.locks import LockedError
 from evokt.service.locks import hold_lock
+from evokt.service.recovery import record_ending
 from evokt.service.store import CANCELLED
 from evokt.service.store import CANCELLING
 from evokt.service.store import FAILED
@@ -51,6 +52,8 @@ logger = logging.getLogger("evokt.runner")
 MAX_SEARCH_RESTARTS = 3
 # Seconds a search that paused for disk space waits before it is started again.
 PAUSE_SECONDS = 10.0
+# How a paused search's `error` begins.
+PAUSED = "paused until the disk has room:"
 # A Python exception's closing line in a log: "SomeError: what happened".
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit): .+")
 
@@ -113,8 +116,8 @@ class SearchRunner:
 
     def _pause(self, record: dict, reason: str) -> None:
         """Leaves a RUNNING search without a process until there is disk space."""
-        message = f"paused until the disk has room: {reason}"
-        if record["error"] != message:
+        message = f"{PAUSED} {reason}"
+        if not (record["error"] or "").startswith(PAUSED):  # once: the free bytes change
             logger.info("search %s paused: %s", record["id"], reason)
             self.store.set_state(record["id"], RUNNING, expected=(RUNNING,), error=message)
 
@@ -136,11 +139,10 @@ class SearchRunner:
                                      restarts=record["restarts"] + 1)
                 continue
             cause = last_error_line(self.layout.log_file(search_id))
-            self.store.set_state(
-                search_id, FAILED, expected=(RUNNING,),
-                error=f"the search process died {record['restarts'] + 1} times; last "
-                      f"{describe_exit(code)}" + (f" ({cause})" if cause else ""),
-            )
+            error = (f"the search process died {record['restarts'] + 1} times; last "
+                     f"{describe_exit(code)}" + (f" ({cause})" if cause else ""))
+            self.store.set_state(search_id, FAILED, expected=(RUNNING,), error=error)
+            record_ending(self.layout, search_id, FAILED, error)
 
     def step(self) -> None:
         """One round: reap, cancel, resume orphans, start pending searches."""
@@ -148,6 +150,7 @@ class SearchRunner:
         for record in self.store.searches(CANCELLING):
             self.searches.kill(record["id"])
             self.store.set_state(record["id"], CANCELLED, expected=(CANCELLING,))
+            record_ending(self.layout, record["id"], CANCELLED, None)
             logger.info("search %s cancelled", record["id"])
         low_space_reason = low_space(self.layout.root, self.min_free_bytes)
         for record in self.store.searches(RUNNING):

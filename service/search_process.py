@@ -23,7 +23,7 @@ import time
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from evokt.compat import write_json_atomically
+from evokt.files import write_json_atomically
 from evokt.hypermodels.errors import EvoktError
 from evokt.oracles.constraints import Constraints
 from evokt.oracles.pareto import metric_at_best_step
@@ -43,6 +43,7 @@ from evokt.service.disk import failed_for_space
 from evokt.service.disk import low_space
 from evokt.service.layout import DataLayout
 from evokt.service.recovery import REQUEST_FILE
+from evokt.service.recovery import record_ending
 from evokt.service.store import FAILED
 from evokt.service.store import RUNNING
 from evokt.service.store import JobStore
@@ -122,11 +123,11 @@ def run(data_dir: str, search_id: str) -> int:
         # A process killed before it saved the spec left nothing to resume.
         shutil.rmtree(project_dir, ignore_errors=True)
     try:
-        os.makedirs(os.path.dirname(project_dir), exist_ok=True)
+        os.makedirs(layout.search_folder(search_id), exist_ok=True)
         # What the job store knows of the search and its project does not, for
         # `evokt store rebuild`.
         write_json_atomically(
-            os.path.join(os.path.dirname(project_dir), REQUEST_FILE),
+            os.path.join(layout.search_folder(search_id), REQUEST_FILE),
             {"dataset": record["dataset"], "model_name": record["model_name"],
              "started": record["started"]})
         spec = SearchSpec.from_dict(record["spec"])
@@ -147,6 +148,7 @@ def run(data_dir: str, search_id: str) -> int:
         if not isinstance(error, EvoktError):
             raise
         store.set_state(search_id, FAILED, expected=(RUNNING,), error=str(error))
+        record_ending(layout, search_id, FAILED, str(error))
         return 1
     return 0
 

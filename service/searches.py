@@ -21,6 +21,7 @@ from flask import jsonify
 from flask import request
 from flask import url_for
 
+from evokt.hypermodels.data import BUILTIN_DATASETS
 from evokt.oracles.constraints import broken_constraints
 from evokt.oracles.pareto import minimized
 from evokt.oracles.pareto import non_dominated_fronts
@@ -160,10 +161,14 @@ def create_search():
     spec, dataset_id, model_name = spec_from_request(body)
     require_space(current_app.config["DATA_DIR"], current_app.config["MIN_FREE_BYTES"])
     search_id = new_id()
-    record = get_store().add_search(
-        search_id, spec.to_dict(), dataset_id, model_name or search_id,
-        current_app.config["MAX_PENDING_SEARCHES"],
-    )
+    try:
+        record = get_store().add_search(
+            search_id, spec.to_dict(), dataset_id, model_name or search_id,
+            current_app.config["MAX_PENDING_SEARCHES"],
+            uploaded=dataset_id not in BUILTIN_DATASETS,
+        )
+    except KeyError:
+        raise ApiError(400, f"dataset: no dataset {dataset_id!r} (it was deleted)") from None
     if record is None:
         raise ApiError(
             429, "the search queue is full; retry when a search has started",
@@ -284,7 +289,7 @@ def delete_search(search_id: str):
     checkpoints. The model versions it registered stay (they are copies)."""
     _get_search(search_id)
     layout = current_app.extensions["evokt.layout"]
-    with Removal([os.path.dirname(layout.search_dir(search_id))]) as removal:
+    with Removal([layout.search_folder(search_id)]) as removal:
         state = get_store().delete_search(search_id, removal.move_aside)
     if state is not None:
         raise ApiError(409, f"the search is {state}; cancel it (POST .../cancel) and wait for "

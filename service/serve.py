@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from evokt.service import config
 from evokt.service.auth import resolve_token
+from evokt.service.deletion import finish_deletions
 from evokt.service.layout import DataLayout
 from evokt.service.layout import remove_leftovers
 from evokt.service.locks import hold_lock
@@ -148,8 +149,10 @@ def serve(options: ServeOptions, announce=print) -> int:
         settings = config.from_environment(os.environ)
         _, token_source = resolve_token(settings.get("API_TOKEN"), layout.token_file)
         check_store(layout.root)  # a damaged store is refused in one line, saying what to do
-        JobStore(layout.root).close()  # creates the schema once, before any worker starts
-        remove_leftovers(layout)  # of processes killed mid-upload or mid-deletion, if any
+        store = JobStore(layout.root)  # creates the schema once, before any worker starts
+        finish_deletions(layout, store)  # of processes killed mid-deletion, if any
+        store.close()
+        remove_leftovers(layout)  # of processes killed mid-upload or mid-registration
         _check_port_free(options.host, options.port)
         env = dict(os.environ)
         env.update(EVOKT_DATA_DIR=layout.root,

@@ -221,15 +221,31 @@ class JobStore:
     # Searches -------------------------------------------------------------
 
     def add_search(
-        self, search_id: str, spec: dict, dataset: str, model_name: str, max_pending: int
+        self, search_id: str, spec: dict, dataset: str, model_name: str, max_pending: int,
+        uploaded: bool = False,
     ) -> dict[str, Any] | None:
         """Queues a search as PENDING.
 
+        Args:
+            search_id: The new search's id.
+            spec: Its checked `SearchSpec`, as a dict.
+            dataset: The dataset's id.
+            model_name: The model its best trial registers a version of.
+            max_pending: The most searches that may wait.
+            uploaded: The dataset is an upload, which must still be there
+                (a deletion may have committed since it was looked up).
+
         Returns:
             The new record, or None when `max_pending` searches already wait.
+
+        Raises:
+            KeyError: The uploaded dataset is gone.
         """
         now = time.time()
         with self.transaction() as connection:
+            if uploaded and connection.execute(
+                    "SELECT 1 FROM datasets WHERE id = ?", (dataset,)).fetchone() is None:
+                raise KeyError(dataset)
             waiting = connection.execute(
                 "SELECT COUNT(*) FROM searches WHERE state = ?", (PENDING,)
             ).fetchone()[0]
@@ -357,11 +373,7 @@ class JobStore:
                 ).fetchone()[0]
                 version = (latest or 0) + 1
                 place_files(version)
-                connection.execute(
-                    "INSERT INTO model_versions (name, version, search_id, trial_id, metadata,"
-                    " created) VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, version, search_id, trial_id, json.dumps(metadata), time.time()),
-                )
+                self._insert_version(name, version, search_id, trial_id, metadata, time.time())
             if finish_search:
                 now = time.time()
                 connection.execute(
@@ -370,6 +382,30 @@ class JobStore:
                     (SUCCEEDED, version, now, now, search_id),
                 )
         return version
+
+    def _insert_version(self, name: str, version: int, search_id: str | None,
+                        trial_id: str | None, metadata: dict[str, Any], created: float) -> None:
+        self.connection.execute(
+            "INSERT INTO model_versions (name, version, search_id, trial_id, metadata, created)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (name, version, search_id, trial_id, json.dumps(metadata), created))
+
+    def restore_model_version(self, name: str, version: int, search_id: str | None,
+                              trial_id: str | None, metadata: dict[str, Any],
+                              created: float) -> None:
+        """Registers a version under the number it had, its files in place: for a
+        rebuilt store (`evokt.service.recovery`).
+
+        Args:
+            name: The model.
+            version: Its number.
+            search_id: The search it came from, if known.
+            trial_id: The trial whose model it is.
+            metadata: Its description.
+            created: When it was made.
+        """
+        with self.transaction():
+            self._insert_version(name, version, search_id, trial_id, metadata, created)
 
     def model_versions(self, name: str) -> list[dict[str, Any]]:
         return self._query(
@@ -389,6 +425,18 @@ class JobStore:
             "SELECT * FROM model_versions WHERE name = ? AND version = ? AND deleted IS NULL",
             (name, version),
         )
+
+    def latest_versions(self) -> list[dict[str, Any]]:
+        """Each model's latest version, in one query, ordered by name."""
+        return self._query(
+            "SELECT m.* FROM model_versions m JOIN (SELECT name, MAX(version) AS version"
+            " FROM model_versions WHERE deleted IS NULL GROUP BY name) latest"
+            " ON m.name = latest.name AND m.version = latest.version ORDER BY m.name")
+
+    def live_versions(self) -> set[tuple[str, int]]:
+        """(name, version) of every version not deleted."""
+        return {(row["name"], row["version"]) for row in self._query(
+            "SELECT name, version FROM model_versions WHERE deleted IS NULL")}
 
     def model_names(self) -> list[str]:
         return [row["name"] for row in self._query(

@@ -26,7 +26,13 @@ def read_export(export_dir: str) -> dict:
 
 
 def version_metadata(name: str, search_id: str | None, best: dict) -> dict:
-    """A model version's registered description, from its exported `best.json`."""
+    """A model version's registered description, from its exported `best.json`.
+
+    Args:
+        name: The model's name.
+        search_id: The search it came from, if known.
+        best: The export's `best.json`.
+    """
     data = best["data"]
     return {
         "name": name,

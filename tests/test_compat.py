@@ -35,3 +35,29 @@ def test_conditions_cross_grpc_without_printing(capsys):
     assert capsys.readouterr().out == ""
     assert {hp.name: hp.conditions for hp in copy.space} == {
         hp.name: hp.conditions for hp in space.space}
+
+
+def test_synchronized_releases_the_oracle_lock_when_the_method_raises():
+    from keras_tuner.src.engine import oracle as oracle_module
+
+    from evokt.compat import synchronized
+
+    class Oracle:
+        @synchronized
+        def save(self):
+            raise OSError(28, "No space left on device")
+
+        @synchronized
+        def outer(self):
+            return self.inner()
+
+        @synchronized
+        def inner(self):
+            return "re-entered"
+
+    oracle = Oracle()
+    with pytest.raises(OSError):
+        oracle.save()
+    assert not oracle_module.LOCKS[oracle].locked()
+    assert oracle_module.THREADS[oracle] is None
+    assert oracle.outer() == "re-entered"

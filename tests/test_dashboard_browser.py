@@ -307,6 +307,9 @@ def test_a_search_launched_from_the_page_is_followed_live_to_its_end(client, bro
 
 
 def test_the_models_page_shows_the_model_and_predicts(service, client, browser, launched_search):
+    # The worker's watcher loads the version as the server starts: LOADING until then.
+    wait_until(browser, lambda: client.request("GET", "/v1/models/iris-dash")[1][
+        "model_version_status"][0]["state"] == "AVAILABLE")
     go(browser, service.base, "#/models")
     click(browser, "a[href='#/models/iris-dash']")
     wait_until(browser, lambda: heading(browser) == "iris-dash")

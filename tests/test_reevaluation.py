@@ -299,11 +299,13 @@ def test_a_store_of_schema_3_gains_the_reevaluates_column_and_keeps_its_trials(t
     store.record_trial("old", {"trial_id": "0", "status": "COMPLETED", "score": 0.9,
                                "hyperparameters": {"units": 8}},
                        {"trials_done": 1, "objective": "val_accuracy", "direction": "max"})
-    # Back to the schema before re-evaluations were recorded.
+    # Back to the schema before re-evaluations (and deleted model versions) were recorded.
     store.connection.execute("ALTER TABLE trials DROP COLUMN reevaluates")
+    store.connection.execute("ALTER TABLE model_versions DROP COLUMN deleted")
     store.connection.execute("PRAGMA user_version = 3")
     store.connection.close()
     migrated = JobStore(data_dir)
-    assert migrated.connection.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert migrated.connection.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert migrated.model_versions("model") == []  # reads the new `deleted` column
     (trial,) = migrated.trials("old")
     assert trial["trial_id"] == "0" and trial["score"] == 0.9 and trial["reevaluates"] is None

@@ -11,6 +11,7 @@ from test_service_api import upload_iris
 
 from evokt.service.deletion import TRASH_PREFIX
 from evokt.service.deletion import Removal
+from evokt.service.deletion import finish_deletions
 from evokt.service.store import FAILED
 
 
@@ -128,3 +129,37 @@ def test_a_deletion_whose_transaction_fails_puts_the_files_back(tmp_path):
         raise RuntimeError("the commit failed")
     assert (folder / "file").read_bytes() == b"data"
     assert not [name for name in os.listdir(tmp_path) if name.startswith(TRASH_PREFIX)]
+
+
+def test_a_deletion_cut_short_is_undone_if_it_did_not_commit_and_finished_if_it_did(
+        app, client, tmp_path):
+    dataset = upload_iris(client, tmp_path).json
+    register_iris_model(app, "iris", 1)
+    layout = app.extensions["evokt.layout"]
+    store = store_of(app)
+    # Killed after the renames: the dataset's transaction had not committed, the
+    # version's had (its row is marked deleted).
+    Removal([layout.dataset_dir(dataset["id"])]).move_aside()
+    Removal([layout.model_dir("iris", 1)]).move_aside()
+    store.delete_model_versions("iris", [1], lambda: None)
+    finish_deletions(layout, store)
+    assert os.path.exists(os.path.join(layout.dataset_dir(dataset["id"]), "data.csv"))
+    assert client.get(f"/v1/datasets/{dataset['id']}", headers=AUTH).status_code == 200
+    leftovers = [name for folder in ("datasets", "models/iris")
+                 for name in os.listdir(os.path.join(app.config["DATA_DIR"], folder))
+                 if name.startswith(TRASH_PREFIX)]
+    assert leftovers == [] and not os.path.exists(layout.model_dir("iris", 1))
+
+
+def test_a_deleted_version_never_answers_for_its_model_in_the_worker_that_loaded_it(app, client):
+    register_iris_model(app, "iris", 1)
+    row = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+    assert client.post("/v1/models/iris/versions/1:predict", json=row,
+                       headers=AUTH).status_code == 200
+    register_iris_model(app, "iris", 2)
+    cache = app.extensions["evokt.models"]
+    latest = store_of(app).model_version("iris")
+    assert cache.latest(latest).version == 1  # version 2 loads meanwhile
+
+    assert client.delete("/v1/models/iris/versions/1", headers=AUTH).status_code == 200
+    assert cache.latest(latest).version == 2

@@ -79,6 +79,12 @@ def test_serve_refuses_a_damaged_store_in_one_line_and_a_rebuild_restores_it(tmp
     shutil.copy(tmp_path / "data" / "searches" / "finished" / "project" / "search.json",
                 unfinished / "project")
     shutil.copy(tmp_path / "data" / "searches" / "finished" / "request.json", unfinished)
+    # And one that was cancelled (the runner noted it in its folder).
+    cancelled = tmp_path / "data" / "searches" / "cancelled"
+    shutil.copytree(unfinished, cancelled)
+    (cancelled / "ended.json").write_text('{"state": "CANCELLED", "error": null}')
+    refused = evokt("store", "rebuild", "--data-dir", data_dir)
+    assert refused.returncode == 2 and "is sound" in refused.stderr
     damage(data_dir)
 
     served = subprocess.run(
@@ -94,7 +100,7 @@ def test_serve_refuses_a_damaged_store_in_one_line_and_a_rebuild_restores_it(tmp
 
     rebuilt = evokt("store", "rebuild", "--data-dir", data_dir)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "1 datasets, 1 model versions and 2 searches (1 resume" in rebuilt.stdout
+    assert "1 datasets, 1 model versions and 3 searches (1 resume" in rebuilt.stdout
     assert [name for name in os.listdir(data_dir) if ".damaged-" in name]
     assert evokt("store", "check", "--data-dir", data_dir).returncode == 0
 
@@ -107,6 +113,7 @@ def test_serve_refuses_a_damaged_store_in_one_line_and_a_rebuild_restores_it(tmp
         == [(t["trial_id"], t["status"], t["hyperparameters"]) for t in trials_before]
     assert store.model_version("iris-model")["metadata"]["search_id"] == "finished"
     assert store.search("unfinished")["state"] == "RUNNING"
+    assert store.search("cancelled")["state"] == "CANCELLED"
 
     with running_runner(data_dir):
         resumed = wait_for_record(store, "unfinished", lambda r: r["state"] != "RUNNING")

@@ -20,14 +20,17 @@ used directly from Python). Nothing here runs on import.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import functools
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from keras_tuner.src import protos
 from keras_tuner.src import utils as kt_utils
 from keras_tuner.src.engine import conditions
+from keras_tuner.src.engine import oracle as oracle_module
+
+from evokt.files import write_json_atomically as write_local_json_atomically
 
 _keras_tuner_save_json = kt_utils.save_json
 
@@ -45,21 +48,34 @@ def write_json_atomically(path: str, obj: Any) -> str:
     """
     if "://" in str(path):
         return _keras_tuner_save_json(path, obj)
-    text = json.dumps(obj)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return text
+    return write_local_json_atomically(path, obj)
+
+
+def synchronized(method: Callable) -> Callable:
+    """KerasTuner's `synchronized` (one call at a time per oracle, re-entrant per
+    thread, sharing KerasTuner's locks), releasing the lock when `method` raises.
+
+    KerasTuner's own leaves the oracle locked forever after an exception (an
+    `oracle.save()` on a full disk, say): every later call, such as a gRPC
+    worker's, would wait for it.
+
+    Args:
+        method: An oracle method.
+    """
+
+    @functools.wraps(method)
+    def wrapped(oracle, *args, **kwargs):
+        thread = threading.current_thread().name
+        if oracle_module.THREADS[oracle] == thread:
+            return method(oracle, *args, **kwargs)
+        with oracle_module.LOCKS[oracle]:
+            oracle_module.THREADS[oracle] = thread
+            try:
+                return method(oracle, *args, **kwargs)
+            finally:
+                oracle_module.THREADS[oracle] = None
+
+    return wrapped
 
 
 def _parent_to_proto(self: conditions.Parent):

@@ -579,7 +579,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self.clock.sleep(min(MAX_IDLE_WAIT, FIRST_IDLE_WAIT * 2**answers))
         return trial
 
-    @keras_tuner.synchronized
+    @compat.synchronized
     def _hand_out_trial(self, tuner_id: str) -> trial_module.Trial:
         self._reclaim_lost_trials()
         trial = super().create_trial(tuner_id)
@@ -592,7 +592,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             trial.status = TrialStatus.IDLE
         return trial
 
-    @keras_tuner.synchronized
+    @compat.synchronized
     def release_tuner(self, tuner_id: str) -> None:
         """Hands a worker's running trial to the next worker that asks.
 
@@ -615,7 +615,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
                 self.tuner_ids.discard(tuner_id)
                 self._retry_queue.append(trial.trial_id)
 
-    @keras_tuner.synchronized
+    @compat.synchronized
     def update_trial(self, trial_id: str, metrics: dict, step: int = 0) -> trial_module.Trial:
         """Records metrics, except for a trial that already ended elsewhere.
 
@@ -631,7 +631,7 @@ class EvolutionaryOracle(keras_tuner.Oracle):
             metrics = {**metrics, self.objective.name: self.objective.get_value(metrics)}
         return super().update_trial(trial_id, metrics, step=step)
 
-    @keras_tuner.synchronized
+    @compat.synchronized
     def end_trial(self, trial: trial_module.Trial) -> None:
         """Ends a trial once: a second run of a reclaimed trial is ignored."""
         if trial.trial_id in self.end_order:

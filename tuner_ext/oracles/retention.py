@@ -35,6 +35,7 @@ from collections.abc import Callable
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
+from evokt import compat
 from evokt.oracles.constraints import Constraints
 from evokt.oracles.pareto import objectives_of
 from evokt.oracles.pareto import pareto_front
@@ -49,7 +50,11 @@ _ENDED = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.INVALID, TrialS
 
 
 def check_keep_checkpoints(keep_checkpoints: int | None) -> None:
-    """Raises ValueError unless `keep_checkpoints` is None or a positive integer."""
+    """Raises ValueError unless `keep_checkpoints` is None or a positive integer.
+
+    Args:
+        keep_checkpoints: The `keep_checkpoints` argument given.
+    """
     if keep_checkpoints is not None and (
         isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int)
         or keep_checkpoints < 1
@@ -95,7 +100,7 @@ def checkpoints_needed(
     return needed
 
 
-@keras_tuner.synchronized
+@compat.synchronized
 def retire_checkpoints(
     oracle: keras_tuner.Oracle,
     keep: int,
@@ -104,7 +109,7 @@ def retire_checkpoints(
 ) -> list[str]:
     """Decides which ended trials' checkpoints go, and tells the oracle.
 
-    Under the oracle's lock (KerasTuner's `synchronized`), so no trial is
+    Under the oracle's lock (`evokt.compat.synchronized`), so no trial is
     created, promoted or ended meanwhile; the oracle's state is saved with
     the decision before any file goes.
 

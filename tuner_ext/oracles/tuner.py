@@ -172,7 +172,11 @@ class EvoktTuner(keras_tuner.Tuner):
         return model
 
     def has_checkpoint(self, trial_id: str) -> bool:
-        """Whether the trial's checkpoint is on disk."""
+        """Whether the trial's checkpoint is on disk.
+
+        Args:
+            trial_id: The trial.
+        """
         return os.path.exists(self._get_checkpoint_fname(trial_id))
 
     def on_trial_end(self, trial: trial_module.Trial) -> None:

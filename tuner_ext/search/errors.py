@@ -35,7 +35,11 @@ _DISK_FULL_WORDS = ("No space left on device", "errno = 28", "database or disk i
 
 
 def is_disk_full(error: BaseException) -> bool:
-    """Whether `error`, or an error it was raised from, says the disk is full."""
+    """Whether `error`, or an error it was raised from, says the disk is full.
+
+    Args:
+        error: Any exception.
+    """
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
