@@ -166,3 +166,14 @@ def app(tmp_path):
 def client(app):
     """A test client of `app`."""
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium with a fresh profile, shared by a module's browser tests."""
+    from browser_helpers import fresh_profile
+    from browser_helpers import start_chromium
+
+    driver = start_chromium(fresh_profile(str(tmp_path_factory.mktemp("chromium")), "profile"))
+    yield driver
+    driver.quit()

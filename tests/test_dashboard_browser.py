@@ -18,9 +18,7 @@ import pytest
 from browser_helpers import PHONE
 from browser_helpers import add_synthetic_search
 from browser_helpers import console_errors
-from browser_helpers import fresh_profile
 from browser_helpers import missing_browser
-from browser_helpers import start_chromium
 from helpers import iris_rows
 from helpers import write_csv
 from service_helpers import TOKEN
@@ -91,13 +89,6 @@ def service(synthetic_trials):
 @pytest.fixture(scope="module")
 def client(service):
     return service.client
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    driver = start_chromium(fresh_profile(str(tmp_path_factory.mktemp("chromium")), "profile"))
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(autouse=True)

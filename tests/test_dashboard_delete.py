@@ -17,9 +17,7 @@ import re
 import pytest
 from browser_helpers import add_synthetic_search
 from browser_helpers import console_errors
-from browser_helpers import fresh_profile
 from browser_helpers import missing_browser
-from browser_helpers import start_chromium
 from helpers import iris_rows
 from helpers import write_csv
 from service_helpers import make_app
@@ -66,13 +64,6 @@ def service(tmp_path_factory):
     register_iris_model(app, "iris-listed")
     with running_server(directory, "--workers", "1", "--threads", "8") as (client, _, _):
         yield client
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    driver = start_chromium(fresh_profile(str(tmp_path_factory.mktemp("chromium")), "profile"))
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(autouse=True)
