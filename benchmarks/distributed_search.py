@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import statistics
 import sys
@@ -40,9 +41,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_tuner  # noqa: E402
+from keras_tuner.src import protos  # noqa: E402
 from keras_tuner.src.distribute.oracle_client import OracleClient  # noqa: E402
 
 from evokt import GeneticOracle  # noqa: E402
+from evokt.chief.auth import ChiefSecurity  # noqa: E402
+from evokt.chief.auth import chief_channel  # noqa: E402
 from evokt.oracles.genetic_hyperband import GeneticHyperbandOracle  # noqa: E402
 from evokt.search.distributed import cluster_environment  # noqa: E402
 from evokt.search.distributed import free_port  # noqa: E402
@@ -183,13 +187,17 @@ def chief_latency(clients: int, trials_per_client: int) -> dict[str, float]:
     oracle._set_project_dir(directory, "project")
     oracle.verbose = 0
     port = free_port()
-    server, _ = serve_oracle(oracle, f"127.0.0.1:{port}")
+    # The chief's port as evokt serves it: every call carries the search's token.
+    token = secrets.token_urlsafe(32)
+    server, _ = serve_oracle(oracle, f"127.0.0.1:{port}", ChiefSecurity(token))
     create, end = [], []
     lock = threading.Lock()
 
     def worker(index: int) -> None:
         os.environ.update(cluster_environment(f"sim{index}", "127.0.0.1", port))
         client = OracleClient(oracle)
+        client.stub = protos.get_service_grpc().OracleStub(
+            chief_channel(f"127.0.0.1:{port}", token))
         mine_create, mine_end = [], []
         while True:
             started = time.perf_counter()

@@ -14,6 +14,7 @@ FORBIDDEN = {
     "hypermodels": (("evokt",), "evokt.hypermodels"),
     "tuner_ext": (("evokt.service",), "evokt"),
     "tuner_ext/oracles": (("evokt.search", "evokt.service"), "evokt.oracles"),
+    "tuner_ext/chief": (("evokt.oracles", "evokt.search", "evokt.service"), "evokt.chief"),
 }
 
 

@@ -414,8 +414,9 @@ class GeneticHyperband(EvoktTuner):
 
     Trains each trial from `tuner/initial_epoch` to `tuner/epochs`; a promoted
     trial starts from the weights its parent trial saved (its best epoch), as
-    KerasTuner's Hyperband does. The project directory must be shared by all
-    workers, since a trial may continue another worker's checkpoint.
+    KerasTuner's Hyperband does. In a distributed search a trial may continue
+    another worker's checkpoint: each worker fetches it from the chief, which
+    every worker sends its checkpoints to, so no directory need be shared.
 
     Args:
         hypermodel: A `HyperModel` instance (or callable that takes
@@ -518,8 +519,8 @@ class GeneticHyperband(EvoktTuner):
         model = super()._build_hypermodel(hp)
         parent_id = hp.values.get(PARENT_TRIAL)
         if parent_id is not None:
-            # The parent's best epoch, from the shared project directory (it
-            # may have trained on another worker); the optimizer starts
-            # afresh, as in KerasTuner's Hyperband.
+            # The parent's best epoch (fetched from the chief when another
+            # worker trained it); the optimizer starts afresh, as in
+            # KerasTuner's Hyperband.
             self.restore_checkpoint(model, parent_id)
         return model

@@ -35,6 +35,7 @@ from keras_tuner.src import backend
 from keras_tuner.src import utils
 from keras_tuner.src.distribute import utils as dist_utils
 
+from evokt.chief.client import ChiefClient
 from evokt.oracles.constraints import Constraints
 from evokt.oracles.cross_validation import fold_indices
 from evokt.oracles.cross_validation import mean_history
@@ -102,6 +103,10 @@ class EvoktTuner(keras_tuner.Tuner):
         # The data of the last `search`, for refitting with `folds` > 1.
         self._search_data: tuple[tuple, dict] | None = None
         super().__init__(*args, **kwargs)
+        if _is_worker():
+            # In place of KerasTuner's client: the chief's token, and the
+            # trials' files through the chief (no shared file system needed).
+            self.oracle = ChiefClient(self.oracle._oracle, self.project_dir)
 
     def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
         self.remember_search_data(*fit_args, **fit_kwargs)
@@ -183,8 +188,15 @@ class EvoktTuner(keras_tuner.Tuner):
         super().on_trial_end(trial)
         # A worker's oracle is the chief's, remote: the chief prunes (see
         # `evokt.search.distributed.run_chief`).
-        if not (dist_utils.has_chief_oracle() and not dist_utils.is_chief_oracle()):
+        if not _is_worker():
             self.prune_checkpoints()
+
+    def _build_hypermodel(self, hp: keras_tuner.HyperParameters):
+        parent_id = hp.values.get(PARENT_TRIAL)
+        if parent_id is not None and _is_worker():
+            # A promotion continues a trial another worker may have trained.
+            self.oracle.fetch_trial(parent_id)
+        return super()._build_hypermodel(hp)
 
     def prune_checkpoints(self) -> list[str]:
         """Deletes the checkpoints `keep_checkpoints` no longer keeps (none
@@ -256,6 +268,11 @@ def _user_defines_run_trial(tuner_class: type) -> bool:
     KerasTuner's or evokt's own tuners'."""
     owner = next(cls for cls in tuner_class.__mro__ if "run_trial" in vars(cls))
     return owner.__module__.split(".")[0] not in ("keras_tuner", _PACKAGE)
+
+
+def _is_worker() -> bool:
+    """Whether this process is a worker of a distributed search."""
+    return dist_utils.has_chief_oracle() and not dist_utils.is_chief_oracle()
 
 
 @functools.cache
