@@ -1,5 +1,7 @@
 """Chief and workers as real processes on 127.0.0.1, over KerasTuner's gRPC."""
 
+import json
+import os
 import signal
 import subprocess
 import time
@@ -10,6 +12,7 @@ from helpers import EVOKT
 from helpers import trial_statuses
 
 from evokt.search.distributed import free_port
+from evokt.search.layout import WORKERS_FILE
 
 
 def assert_complete_without_duplicates(project, max_trials):
@@ -19,20 +22,47 @@ def assert_complete_without_duplicates(project, max_trials):
     assert len({values for _, _, values in statuses.values()}) == max_trials
 
 
+def environment_of(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as file:
+        pairs = [entry.split(b"=", 1) for entry in file.read().split(b"\0") if b"=" in entry]
+    return {key.decode(): value.decode() for key, value in pairs}
+
+
 def test_local_workers_finish_a_genetic_search_and_the_chief_exports_the_best(tmp_path):
     project, output = tmp_path / "search", tmp_path / "model"
-    result = subprocess.run(
+    # Two GPUs as the chief sees them (none here: TensorFlow trains on the CPU).
+    search = subprocess.Popen(
         [EVOKT, "search", "--dataset", "digits", "--max-trials", "6",
          "--epochs", "3", "--workers", "2", "--option", "population_size=2",
          "--project-dir", str(project), "--output", str(output)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": "3,5"})
+    try:
+        seen, deadline = {}, time.monotonic() + 120
+        while len(seen) < 2 and time.monotonic() < deadline and search.poll() is None:
+            try:
+                records = json.loads((project / WORKERS_FILE).read_text())["workers"]
+                seen = {record["id"]: (environment_of(record["pid"]), record["gpus"])
+                        for record in records}
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        _, stderr = search.communicate(timeout=300)
+    finally:
+        if search.poll() is None:
+            search.kill()
+    assert search.returncode == 0, stderr[-3000:]
+    # Each worker process saw its own GPU, and the token came in its environment.
+    assert {worker: (env["CUDA_VISIBLE_DEVICES"], gpus) for worker, (env, gpus) in seen.items()
+            } == {"worker0": ("3", ["3"]), "worker1": ("5", ["5"])}
+    assert all("TF_FORCE_GPU_ALLOW_GROWTH" not in env for env, _ in seen.values())
+    token = (project / "chief.token").read_text().strip()
+    assert all(env["EVOKT_CHIEF_TOKEN"] == token for env, _ in seen.values())
     assert_complete_without_duplicates(project, 6)
     # Both workers trained trials (each saves its own tuner state); trials of
     # several seconds leave neither worker without one.
     assert (project / "worker0.json").exists() and (project / "worker1.json").exists()
-    assert "(6 of 6)" in result.stderr
+    assert "(6 of 6)" in stderr
     model = keras.saving.load_model(str(output / "model.keras"), safe_mode=True)
     assert model.output_shape == (None, 10)
 

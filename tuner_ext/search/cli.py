@@ -86,13 +86,28 @@ def add_search_parser(commands: argparse._SubParsersAction) -> None:
                  "; with --chief, local workers beside the remote ones (default there: none)")
     cluster.add_argument(
         "--chief", action="store_true",
-        help="serve the oracle to workers on other machines ('evokt worker'); the port "
-        "has no authentication, keep it on a private network",
+        help="serve the oracle to workers on other machines ('evokt worker'); they need the "
+        "search's token, in the project directory's chief.token",
     )
     cluster.add_argument(
         "--listen", metavar="HOST:PORT", default="127.0.0.1:0",
-        help="where the chief's oracle listens (with --chief); port 0 picks a free one",
+        help="where the chief's oracle listens (with --chief, or --ray: by default there the "
+        "address Ray knows this machine by); port 0 picks a free one",
     )
+    cluster.add_argument(
+        "--ray", metavar="ADDRESS",
+        help="run the --workers on the Ray cluster at ADDRESS, as ray.init takes it: auto, "
+        "HOST:PORT, ray://HOST:10001, or local for a private Ray instance (needs evokt[ray])",
+    )
+    _add_setting(cluster, SETTING["worker_resources"])
+    cluster.add_argument(
+        "--allow-unauthenticated", action="store_true",
+        help="let workers call the chief without the search's token (plain keras_tuner.Tuner "
+        "workers): anyone who reaches the port can then hand in trials",
+    )
+    cluster.add_argument("--tls-cert", metavar="PEM",
+                         help="serve the chief's port over TLS with this certificate")
+    cluster.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     cluster.add_argument(
         "--trial-timeout", type=float, metavar="SECONDS",
         help="hand a trial to another worker when its worker has not ended it in this "
@@ -155,7 +170,7 @@ def _add_setting(group: argparse._ArgumentGroup, setting: Setting, more_help: st
 
 def _add_strategy_arguments(model: argparse._ArgumentGroup) -> None:
     for setting in SETTINGS:
-        if setting.name != "workers":
+        if setting.name not in ("workers", "worker_resources"):
             _add_setting(model, setting)
     model.add_argument(
         "--objective",
@@ -189,10 +204,11 @@ def add_worker_parser(commands: argparse._SubParsersAction) -> None:
         "worker",
         help="train trials for a chief started with 'evokt search --chief'",
         description=(
-            "Join a distributed search: wait for the chief and its search.json in the "
-            "shared project directory, then train the trials the chief hands out until "
-            "the search ends. The project directory must be the chief's (a shared "
-            "file system): checkpoints and the best model are read from it."
+            "Join a distributed search: wait for the chief, fetch its search (and its data "
+            "file, if this machine lacks it), then train the trials the chief hands out "
+            "until the search ends. No file system need be shared: checkpoints travel "
+            "through the chief. The chief asks for the search's token: --token-file, or "
+            "EVOKT_CHIEF_TOKEN."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -200,7 +216,13 @@ def add_worker_parser(commands: argparse._SubParsersAction) -> None:
     worker.add_argument("--chief", required=True, metavar="HOST:PORT",
                         help="the chief's --listen address")
     worker.add_argument("--project-dir", default="evokt-search", metavar="DIR",
-                        help="the chief's --project-dir, shared")
+                        help="this worker's directory: the chief's --project-dir on a shared "
+                        "file system, or any other")
+    worker.add_argument("--token-file", metavar="PATH",
+                        help="the file holding the search's token (the chief's chief.token); "
+                        "default: EVOKT_CHIEF_TOKEN, else chief.token in --project-dir")
+    worker.add_argument("--tls-ca", metavar="PEM",
+                        help="trust this certificate for a chief serving TLS")
     default_id = as_name(f"worker-{socket.gethostname()}-{os.getpid()}")
     worker.add_argument("--tuner-id", default=default_id, help="this worker's unique id")
     worker.add_argument("--threads", type=int, metavar="N",
@@ -307,7 +329,7 @@ def run_search_command(args: argparse.Namespace) -> int:
         # Their check builds the hypermodel's space, with Keras.
         _import_tensorflow_quietly()
     spec.check_data(dataset.input_shape, dataset.task)
-    distribution = _distribution(args)
+    distribution = _distribution(args, spec)
     _import_tensorflow_quietly()
     from rich.console import Console
 
@@ -349,19 +371,29 @@ def run_search_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _distribution(args: argparse.Namespace):
-    """The chief's settings with --chief, else None (the spec decides)."""
-    if not args.chief:
-        return None
+def _distribution(args: argparse.Namespace, spec: SearchSpec):
+    """The chief's settings with --chief or --ray, else None (the spec decides)."""
+    from evokt.chief.auth import ChiefSecurity
     from evokt.search.distributed import Distribution
-    from evokt.search.distributed import free_port
     from evokt.search.distributed import parse_address
 
+    security = ChiefSecurity.from_files(args.allow_unauthenticated, args.tls_cert, args.tls_key)
+    if not (args.chief or args.ray):
+        if security != ChiefSecurity():
+            raise UsageError("--allow-unauthenticated and --tls-cert go with --chief or --ray")
+        return None
     host, port = parse_address(args.listen)
-    port = port or free_port(host)
-    print(f"Chief listening on {host}:{port}; join with: evokt worker --chief "
-          f"{host}:{port} --project-dir {os.path.abspath(args.project_dir)}", file=sys.stderr)
-    return Distribution(host, port, local_workers=getattr(args, "workers", 0))
+    workers = spec.workers if args.ray or hasattr(args, "workers") else 0
+    if args.chief:
+        from evokt.chief.auth import TOKEN_FILE
+        from evokt.search.distributed import free_port
+
+        port = port or free_port(host)
+        token_file = os.path.join(os.path.abspath(args.project_dir), TOKEN_FILE)
+        print(f"Chief listening on {host}:{port}; join with: evokt worker --chief "
+              f"{host}:{port} --token-file {token_file}", file=sys.stderr)
+    return Distribution(host, port, local_workers=workers, ray_address=args.ray,
+                        security=security)
 
 
 def run_summary_command(args: argparse.Namespace) -> int:
@@ -413,9 +445,21 @@ def run_summary_command(args: argparse.Namespace) -> int:
 
 def run_worker_command(args: argparse.Namespace) -> int:
     _import_tensorflow_quietly()
+    from evokt.chief.auth import CA_ENV
+    from evokt.chief.auth import TOKEN_ENV
+    from evokt.chief.auth import TOKEN_FILE
+    from evokt.chief.auth import read_token_file
     from evokt.search.worker import run_worker
 
-    run_worker(args.chief, args.project_dir, args.tuner_id, args.threads)
+    token = None
+    shared = os.path.join(args.project_dir, TOKEN_FILE)
+    if args.token_file:
+        token = read_token_file(args.token_file)
+    elif not os.environ.get(TOKEN_ENV) and os.path.exists(shared):
+        token = read_token_file(shared)
+    if args.tls_ca:
+        os.environ[CA_ENV] = os.path.abspath(args.tls_ca)
+    run_worker(args.chief, args.project_dir, args.tuner_id, args.threads, token=token)
     return 0
 
 

@@ -10,3 +10,9 @@ BEST_FILE = "best.json"
 # In the output directory of a search of several objectives: every trial of the
 # Pareto front, in a folder of its own named by its trial id.
 FRONT_DIR = "front"
+# In the project directory of a search with workers: each worker's placement and
+# state, written by the chief (see `evokt.search.placement`).
+WORKERS_FILE = "workers.json"
+# The name the chief serves the search's data file under, to workers whose
+# machine lacks it (see `evokt.chief.files`).
+DATA_NAME = "data"

@@ -32,6 +32,7 @@ from evokt.search.errors import SpecError
 from evokt.search.export import export_best
 from evokt.search.layout import SPEC_FILE
 from evokt.search.observe import SearchObserver
+from evokt.search.resources import parse_resources
 from evokt.search.spec import SearchSpec
 from evokt.search.spec import parse_objective
 from evokt.search.spec import prepare_project
@@ -162,10 +163,15 @@ def run_prepared_search(
 
     Args:
         distribution: Run as the chief of workers. Defaults to local workers
-            on 127.0.0.1 when `spec.workers` > 1, else a single process.
+            on 127.0.0.1 when `spec.workers` > 1, else a single process;
+            the spec's `worker_resources` apply where it gives none.
     """
     if distribution is None and spec.workers > 1:
         distribution = Distribution(local_workers=spec.workers)
+    if distribution is not None and distribution.worker_resources is None \
+            and spec.worker_resources is not None:
+        distribution = dataclasses.replace(
+            distribution, worker_resources=parse_resources(spec.worker_resources))
     if distribution is None:
         tuner = build_tuner(spec, dataset, project_dir, observer)
         _save_spec(spec, tuner, project_dir)
@@ -184,7 +190,8 @@ def run_prepared_search(
         try:
             tuner = build_tuner(spec, dataset, project_dir)
             _save_spec(spec, tuner, project_dir)
-            run_chief(tuner, distribution, os.path.abspath(project_dir), observer)
+            run_chief(tuner, distribution, os.path.abspath(project_dir), observer,
+                      data_path=spec.csv or spec.npz)
             args, kwargs = fit_arguments(spec, dataset)
             tuner.remember_search_data(*args, **kwargs)
         finally:

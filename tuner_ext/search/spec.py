@@ -33,6 +33,7 @@ from evokt.oracles.defaults import MAX_FOLDS
 from evokt.oracles.defaults import MEASURED_METRICS
 from evokt.search.errors import SpecError
 from evokt.search.layout import SPEC_FILE
+from evokt.search.resources import parse_resources
 from evokt.search.settings import Setting
 from evokt.search.settings import by_name
 from evokt.search.strategies import EPOCH_BUDGETED
@@ -85,9 +86,14 @@ SETTINGS: tuple[Setting, ...] = (
             metavar="WHAT", nullable=True),
     Setting("seed", "int", "seed of the split, the oracle and the initial weights", default=0,
             minimum=0, maximum=2**31 - 1, metavar="S"),
-    Setting("workers", "int", "trials trained at once, in N local worker processes (each with "
-            "its share of the cores)", default=1, minimum=1, maximum=MAX_WORKERS,
+    Setting("workers", "int", "trials trained at once, in N worker processes (local ones get "
+            "their share of the cores and a GPU each where there are GPUs; on a Ray cluster, "
+            "--worker-resources each)", default=1, minimum=1, maximum=MAX_WORKERS,
             metavar="N"),
+    Setting("worker_resources", "string", "what each worker asks of a Ray cluster, as "
+            "CPU=4,GPU=1 (any of Ray's resources; fractions allowed)",
+            default_text="CPU=1,GPU=1 where the cluster has GPUs, else CPU=1", metavar="RESOURCES",
+            nullable=True),
     Setting("keep_checkpoints", "int", "keep the checkpoints of the best K trials and of those "
             "still in use (running, continued by a promotion, re-evaluated), deleting the others "
             "as trials end", default_text="all", minimum=1, maximum=MAX_TRIALS_LIMIT,
@@ -146,8 +152,12 @@ class SearchSpec:
         batch_size: Training batch size.
         oracle_options: Strategy-specific tuner arguments, such as
             `population_size`; see `Strategy.options`.
-        workers: Worker processes training trials at once on this machine;
-            1 trains in the search's own process.
+        workers: Worker processes training trials at once (on this machine,
+            or on a Ray cluster); 1 trains in the search's own process (or,
+            on Ray, in one worker).
+        worker_resources: What each worker asks of a Ray cluster,
+            "CPU=4,GPU=1" (see `evokt.search.resources`); None for one GPU
+            where the cluster has GPUs, else one CPU.
         max_params: Optional constraint: trials with more parameters are
             recorded but never bred from nor recommended.
         max_latency_ms: Optional constraint on `latency_ms`, likewise.
@@ -182,6 +192,7 @@ class SearchSpec:
     batch_size: int = SETTING["batch_size"].default
     oracle_options: dict[str, Any] = field(default_factory=dict)
     workers: int = SETTING["workers"].default
+    worker_resources: str | None = None
     max_params: int | None = None
     max_latency_ms: float | None = None
     max_epochs_budget: int | None = None
@@ -222,6 +233,8 @@ class SearchSpec:
             raise SpecError(f"folds: {self.oracle} trains trials for varying epochs and resumes "
                             "them from checkpoints; cross-validate with another oracle")
         check_options(self.oracle, self.oracle_options, self.max_trials)
+        if self.worker_resources is not None:
+            parse_resources(self.worker_resources)
 
     def _check_objectives(self) -> None:
         if self.objective is not None and not isinstance(self.objective, (str, list)):

@@ -1,9 +1,11 @@
 """A worker of a distributed search: what `evokt worker` runs.
 
-It waits for the search's `search.json` in the shared project directory and
-for the chief's port, rebuilds the same tuner as the chief (same spec, same
-hypermodel, same data) as a KerasTuner worker, and trains the trials the
-chief hands it until the chief says STOPPED.
+It waits for the chief's port, fetches the search's `search.json` (and its
+data file, when this machine lacks it) from the chief, rebuilds the same
+tuner as the chief (same spec, same hypermodel, same data) as a KerasTuner
+worker, and trains the trials the chief hands it until the chief says
+STOPPED. No file system need be shared: trials' checkpoints travel through
+the chief (`evokt.chief.files`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ import socket
 import time
 from collections.abc import Callable
 
+from evokt.chief.auth import TOKEN_ENV
+from evokt.chief.auth import TOKEN_FILE
+from evokt.chief.auth import read_token_file
 from evokt.hypermodels.errors import EvoktError
 from evokt.search.distributed import cluster_environment
 from evokt.search.distributed import parse_address
 from evokt.search.errors import SpecError
+from evokt.search.layout import DATA_NAME
 from evokt.search.layout import SPEC_FILE
 from evokt.search.names import NAME_PATTERN
 from evokt.search.names import is_valid_name
@@ -60,26 +66,37 @@ def check_tuner_id(tuner_id: str) -> None:
 
 
 def run_worker(chief: str, project_dir: str, tuner_id: str, threads: int | None = None,
-               wait: float = 300.0) -> None:
+               wait: float = 300.0, token: str | None = None) -> None:
     """Trains trials for the chief at `chief` until the search ends.
 
     Args:
         chief: The chief's `HOST:PORT`.
-        project_dir: The search's project directory, shared with the chief.
+        project_dir: This worker's directory: the chief's own (a shared file
+            system) or one of its own, where it keeps the spec and data it
+            fetches from the chief and the trials it trains.
         tuner_id: This worker's unique id.
         threads: TensorFlow threads for this worker; None for all cores.
-        wait: Seconds to wait for the spec and the chief to appear.
+        wait: Seconds to wait for the chief to appear.
+        token: The search's token; None for the `chief.token` in
+            `project_dir` (a shared file system), else `EVOKT_CHIEF_TOKEN`.
 
     Raises:
-        SpecError: A malformed address or tuner id.
-        ChiefNotFoundError: The spec or the chief did not appear in time.
+        SpecError: A malformed address or tuner id, or a chief that refused
+            this worker's token.
+        ChiefNotFoundError: The chief did not appear in time.
     """
     check_tuner_id(tuner_id)
     host, port = parse_address(chief)
-    spec_path = os.path.join(project_dir, SPEC_FILE)
-    _wait_for(lambda: os.path.exists(spec_path), f"{spec_path}", wait)
     _wait_for(lambda: _port_open(host, port), f"the chief at {chief}", wait)
     os.environ.update(cluster_environment(tuner_id, host, port))
+    shared_token = os.path.join(project_dir, TOKEN_FILE)
+    if token is None and os.path.exists(shared_token):
+        # The chief's own project directory, shared: its token is there (made
+        # before its port opened).
+        token = read_token_file(shared_token)
+    if token is not None:
+        os.environ[TOKEN_ENV] = token
+    spec = fetch_search(chief, project_dir)
     from evokt.threads import set_tensorflow_threads
 
     if threads:
@@ -87,8 +104,36 @@ def run_worker(chief: str, project_dir: str, tuner_id: str, threads: int | None 
     from evokt.search.pipeline import build_tuner
     from evokt.search.pipeline import fit_arguments
 
-    spec = SearchSpec.load(project_dir)
     dataset = spec.load_data()
     tuner = build_tuner(spec, dataset, project_dir)
     args, kwargs = fit_arguments(spec, dataset)
     tuner.search(*args, **kwargs)
+
+
+def fetch_search(chief: str, project_dir: str) -> SearchSpec:
+    """The chief's spec, saved in `project_dir`, with its data file fetched
+    there too when this machine does not have it.
+
+    Raises:
+        SpecError: The chief refused this worker's token.
+    """
+    import grpc
+
+    from evokt.chief.auth import chief_channel
+    from evokt.chief.files import ChiefFilesClient
+
+    files = ChiefFilesClient(chief_channel(chief))
+    try:
+        files.fetch(SPEC_FILE, os.path.join(project_dir, SPEC_FILE))
+        spec = SearchSpec.load(project_dir)
+        source = "csv" if spec.csv else "npz" if spec.npz else None
+        if source and not os.path.exists(getattr(spec, source)):
+            local = os.path.join(project_dir, "data", os.path.basename(getattr(spec, source)))
+            files.fetch(DATA_NAME, local)
+            spec = SearchSpec.from_dict({**spec.to_dict(), source: os.path.abspath(local)})
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+            raise SpecError(f"the chief at {chief} refused this worker: {error.details()}") \
+                from None
+        raise
+    return spec
