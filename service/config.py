@@ -53,6 +53,9 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "MAX_PENDING_SEARCHES": (int, 20),
     # Worker processes one search may ask for (`workers`).
     "MAX_SEARCH_WORKERS": (int, max(1, os.cpu_count() or 1)),
+    # The Ray cluster every search's workers run on (as `ray.init` takes it:
+    # auto, HOST:PORT, ray://HOST:10001, local); empty runs them as local processes.
+    "RAY_ADDRESS": (str, ""),
     # Model versions a web worker keeps loaded; the least recently used goes first.
     "MODEL_CACHE_SIZE": (int, 8),
     # Whether a web worker loads the latest version of every model as it

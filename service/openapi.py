@@ -16,6 +16,8 @@ from evokt.hypermodels.tasks import TASKS
 from evokt.search.names import NAME_PATTERN
 from evokt.search.spec import SETTINGS
 from evokt.search.strategies import STRATEGIES
+from evokt.service.cluster import ENGINES
+from evokt.service.cluster import WORKER_STATES
 from evokt.service.predictor import ERROR_CODES
 from evokt.service.predictor import VERSION_STATES
 from evokt.service.store import STATES
@@ -128,6 +130,8 @@ SCHEMAS: dict[str, Any] = {
         "trials_done": {"type": "integer"},
         "epochs": {"type": "integer"},
         "workers": {"type": "integer"},
+        "worker_resources": {"type": ["string", "null"], "description": "What each worker "
+                             "asks of the Ray cluster (EVOKT_RAY_ADDRESS)"},
         "objective": NULLABLE_STRING,
         "direction": {"type": ["string", "null"], "enum": ["min", "max", None]},
         "objectives": {"type": "array", "items": OBJECTIVE},
@@ -144,6 +148,36 @@ SCHEMAS: dict[str, Any] = {
         "started": NULLABLE_STRING,
         "finished": NULLABLE_STRING,
         "elapsed_seconds": NULLABLE_NUMBER,
+        "cluster": {"description": "Where the search's workers run and what each does, as "
+                    "its chief last wrote it; null for a search without workers (or before its "
+                    "chief has placed them)",
+                    "anyOf": [_ref("Cluster"), {"type": "null"}]},
+    }),
+    "Cluster": _object({
+        "engine": {"enum": list(ENGINES), "description": "ray with EVOKT_RAY_ADDRESS, else "
+                   "local processes"},
+        "address": {"type": ["string", "null"], "description": "The Ray cluster's address"},
+        "updated": {"type": "number", "description": "When the chief last wrote it (Unix "
+                    "seconds)"},
+        "workers": {"type": "array", "items": _ref("ClusterWorker")},
+    }),
+    "ClusterWorker": _object({
+        "id": {"type": "string", "description": "The worker's tuner id; a lost worker stays "
+               "listed and its replacement has a new id"},
+        "state": {"enum": list(WORKER_STATES)},
+        "node": {"type": ["string", "null"], "description": "The Ray node's id, or the host "
+                 "name for a local worker; null until it is placed"},
+        "host": NULLABLE_STRING,
+        "pid": {"type": ["integer", "null"]},
+        "gpus": {"type": "array", "items": {"type": "string"}, "description": "The GPUs it "
+                 "sees"},
+        "resources": {"type": "object", "additionalProperties": {"type": "number"},
+                      "description": "What it holds of the cluster: CPU, GPU, ..."},
+        "trial": {"type": ["string", "null"], "description": "The trial it trains now"},
+        "trials": {"type": "array", "items": {"type": "string"}, "description": "Every trial "
+                   "it has been given, in order"},
+        "started": {"type": "number", "description": "When it was placed (Unix seconds)"},
+        "error": {"type": ["string", "null"], "description": "Why it was lost"},
     }),
     "Trial": _object({
         "trial_id": {"type": "string"},

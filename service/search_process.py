@@ -11,6 +11,11 @@ When the data directory's disk has less than `EVOKT_MIN_FREE_BYTES` free
 before a trial, or is full during one, the process exits with `EXIT_PAUSED`
 and the trial left running: the runner starts it again once there is room,
 and it runs that trial again.
+
+With `EVOKT_RAY_ADDRESS` set, every search's workers (`workers`, 1 included)
+run on that Ray cluster, each asking for the search's `worker_resources`;
+the chief stays in this process and writes where they run to the project's
+`workers.json`, which `GET /v1/searches/{id}` shows.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
@@ -32,6 +38,7 @@ from evokt.oracles.pareto import objectives_of
 from evokt.oracles.trials import best_scored_trial
 from evokt.oracles.trials import has_score
 from evokt.oracles.trials import reevaluations_in
+from evokt.search.distributed import Distribution
 from evokt.search.errors import DiskFullError
 from evokt.search.layout import SPEC_FILE
 from evokt.search.observe import SearchObserver
@@ -110,6 +117,24 @@ class StoreObserver(SearchObserver):
         )
 
 
+def search_distribution(spec: SearchSpec, environ: Mapping[str, str]) -> Distribution | None:
+    """How the search's chief runs its workers.
+
+    Args:
+        spec: The search.
+        environ: The environment, where `EVOKT_RAY_ADDRESS` names the Ray cluster.
+
+    Returns:
+        `spec.workers` workers on the Ray cluster when `EVOKT_RAY_ADDRESS` is
+        set; else None: local processes when the spec asks for several, as
+        `evokt search --workers` runs them.
+    """
+    address = config.setting("RAY_ADDRESS", environ).strip()
+    if not address:
+        return None
+    return Distribution(local_workers=spec.workers, ray_address=address)
+
+
 def run(data_dir: str, search_id: str) -> int:
     """Runs one search to its end; returns the process exit status."""
     store = JobStore(data_dir)
@@ -138,6 +163,7 @@ def run(data_dir: str, search_id: str) -> int:
             layout.export_dir(search_id),
             resume=resume,
             observer=StoreObserver(store, search_id, spec.constraints, floor),
+            distribution=search_distribution(spec, os.environ),
         )
         register_model(store, layout, search_id, record["model_name"],
                        layout.export_dir(search_id))

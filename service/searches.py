@@ -31,11 +31,13 @@ from evokt.search.spec import SETTINGS
 from evokt.search.spec import SearchSpec
 from evokt.search.spec import constraints_from
 from evokt.search.spec import parse_objective
+from evokt.service.cluster import read_cluster
 from evokt.service.datasets import dataset_file
 from evokt.service.datasets import find_dataset
 from evokt.service.deletion import Removal
 from evokt.service.disk import require_space
 from evokt.service.errors import ApiError
+from evokt.service.layout import DataLayout
 from evokt.service.limits import StreamSlots
 from evokt.service.limits import client_gone
 from evokt.service.store import CANCELLED
@@ -71,8 +73,14 @@ def _timestamp(seconds: float | None) -> str | None:
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
 
 
-def search_view(record: dict[str, Any]) -> dict[str, Any]:
-    """The API's view of a search record."""
+def search_view(record: dict[str, Any], layout: DataLayout) -> dict[str, Any]:
+    """The API's view of a search record.
+
+    Args:
+        record: The job store's record of the search.
+        layout: The data directory, where the search's chief writes where
+            its workers run (`cluster`, None for a search without workers).
+    """
     spec = record["spec"]
     started, finished = record["started"], record["finished"]
     elapsed = None
@@ -92,6 +100,7 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
         "trials_done": record["trials_done"],
         "epochs": spec["epochs"],
         "workers": spec.get("workers", 1),
+        "worker_resources": spec.get("worker_resources"),
         "objective": record["objective"] or (objectives[0]["name"] if objectives else None),
         "direction": record["direction"],
         "objectives": objectives,
@@ -108,6 +117,7 @@ def search_view(record: dict[str, Any]) -> dict[str, Any]:
         "started": _timestamp(started),
         "finished": _timestamp(finished),
         "elapsed_seconds": elapsed,
+        "cluster": read_cluster(layout.search_dir(record["id"])),
     }
 
 
@@ -122,7 +132,8 @@ def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str | None
     """The spec, dataset id and model name a request body describes.
 
     The spec is checked by `SearchSpec`, as `evokt search`'s are, against
-    the dataset's shape and task; the service adds its own cap on workers.
+    the dataset's shape and task; the service adds its own cap on workers,
+    and takes `worker_resources` only when its workers run on Ray.
 
     Raises:
         ApiError: 400 naming the first field that is wrong.
@@ -152,6 +163,9 @@ def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str | None
     if spec.workers > max_workers:
         raise ApiError(400, f"workers: this server runs at most {max_workers} per search, "
                             f"got {spec.workers}")
+    if spec.worker_resources is not None and not current_app.config["RAY_ADDRESS"].strip():
+        raise ApiError(400, "worker_resources: this server runs workers on this machine; "
+                            "it takes worker_resources only with EVOKT_RAY_ADDRESS set")
     return spec, dataset_id, model_name
 
 
@@ -174,7 +188,7 @@ def create_search():
             429, "the search queue is full; retry when a search has started",
             {"Retry-After": "30"},
         )
-    response = jsonify(search_view(record))
+    response = jsonify(search_view(record, current_app.extensions["evokt.layout"]))
     response.status_code = 202
     response.headers["Location"] = url_for("searches.get_search", search_id=search_id)
     return response
@@ -185,12 +199,14 @@ def list_searches():
     state = request.args.get("state")
     if state is not None and state not in STATES:
         raise ApiError(400, f"state: must be one of {', '.join(STATES)}")
-    return jsonify(searches=[search_view(record) for record in get_store().searches(state)])
+    layout = current_app.extensions["evokt.layout"]
+    return jsonify(searches=[search_view(record, layout)
+                             for record in get_store().searches(state)])
 
 
 @blueprint.get("/<search_id>")
 def get_search(search_id: str):
-    return jsonify(search_view(_get_search(search_id)))
+    return jsonify(search_view(_get_search(search_id), current_app.extensions["evokt.layout"]))
 
 
 @blueprint.get("/<search_id>/trials")
@@ -208,7 +224,8 @@ def get_pareto(search_id: str):
     `exported` says which can be published (once the search has ended,
     every trial of the front is kept)."""
     record = _get_search(search_id)
-    objectives = search_view(record)["objectives"]
+    layout = current_app.extensions["evokt.layout"]
+    objectives = search_view(record, layout)["objectives"]
     constraints = constraints_from(record["spec"])
     candidates, vectors = [], []
     for trial in get_store().trials(search_id):
@@ -224,7 +241,6 @@ def get_pareto(search_id: str):
     else:
         first = non_dominated_fronts(vectors)[0] if vectors else []
     front = sorted(first, key=lambda index: vectors[index])
-    layout = current_app.extensions["evokt.layout"]
     return jsonify(objectives=objectives, constraints=constraints, front=[
         {**candidates[index], "exported": _exported_dir(layout, search_id,
                                                        candidates[index]["trial_id"]) is not None}
@@ -306,17 +322,17 @@ def cancel_search(search_id: str):
         raise ApiError(409, f"the search has already ended ({record['state']})")
     if not store.set_state(search_id, CANCELLED, expected=(PENDING,)):
         store.set_state(search_id, CANCELLING, expected=(RUNNING,))
-    response = jsonify(search_view(store.search(search_id)))
+    response = jsonify(search_view(store.search(search_id), current_app.extensions["evokt.layout"]))
     response.status_code = 202
     return response
 
 
-def _progress_events(store: JobStore, search_id: str, poll_seconds: float,
+def _progress_events(store: JobStore, layout: DataLayout, search_id: str, poll_seconds: float,
                      lifetime: float, sock: socket.socket | None) -> Iterator[str]:
     started = sent_at = time.monotonic()
     sent = None
     while not client_gone(sock):
-        view = search_view(store.search(search_id))
+        view = search_view(store.search(search_id), layout)
         view.pop("elapsed_seconds")
         payload = json.dumps(view)
         if payload != sent:
@@ -357,7 +373,8 @@ def search_events(search_id: str):
     except BaseException:
         slots.release(slot)
         raise
-    events = _progress_events(store, search_id, current_app.config["EVENTS_POLL_SECONDS"],
+    events = _progress_events(store, current_app.extensions["evokt.layout"], search_id,
+                              current_app.config["EVENTS_POLL_SECONDS"],
                               current_app.config["EVENT_STREAM_SECONDS"],
                               request.environ.get("gunicorn.socket"))
     response = Response(

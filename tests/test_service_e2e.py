@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from helpers import iris_rows
 from helpers import write_csv
+from service_helpers import AUTH
 from service_helpers import TOKEN
 from service_helpers import children_of
+from service_helpers import make_app
 from service_helpers import process_gone
 from service_helpers import running_server
 from service_helpers import start_runner
@@ -142,3 +144,10 @@ def test_a_search_with_workers_runs_under_the_runner(tmp_path):
     assert record["trials_done"] == 4 and len(store.trials("parallel")) == 4
     project = DataLayout(data_dir).search_dir("parallel")
     assert any(name.startswith("worker") for name in os.listdir(project))
+    # Where its workers ran, as the API shows it.
+    client = make_app(data_dir).test_client()
+    cluster = client.get("/v1/searches/parallel", headers=AUTH).json["cluster"]
+    assert cluster["engine"] == "local" and cluster["address"] is None
+    assert [worker["state"] for worker in cluster["workers"]] == ["left", "left"]
+    assert sorted(sum((worker["trials"] for worker in cluster["workers"]), [])) == sorted(
+        trial["trial_id"] for trial in store.trials("parallel"))

@@ -10,6 +10,7 @@ from service_helpers import make_app
 from service_helpers import register_iris_model
 
 from evokt.service.app import create_app
+from evokt.service.cluster import read_cluster
 from evokt.service.config import ConfigError
 from evokt.service.predictor import ModelCache
 
@@ -128,6 +129,46 @@ def test_workers_are_capped_by_the_server(tmp_path):
     assert response.json == {"error": "workers: this server runs at most 2 per search, got 64"}
     assert client.post("/v1/searches", headers=AUTH,
                        json={"dataset": "iris", "workers": 2}).status_code == 202
+
+
+def test_worker_resources_need_a_ray_cluster_and_are_checked(tmp_path):
+    local = make_app(str(tmp_path / "local")).test_client()
+    response = local.post("/v1/searches", headers=AUTH,
+                          json={"dataset": "iris", "worker_resources": "CPU=2"})
+    assert response.status_code == 400
+    assert response.json["error"].startswith("worker_resources: this server runs workers on "
+                                             "this machine")
+    ray = make_app(str(tmp_path / "ray"), RAY_ADDRESS="10.0.0.5:6379").test_client()
+    response = ray.post("/v1/searches", headers=AUTH,
+                        json={"dataset": "iris", "worker_resources": "CPU=two"})
+    assert response.status_code == 400 and response.json["error"].startswith("worker_resources")
+    response = ray.post("/v1/searches", headers=AUTH,
+                        json={"dataset": "iris", "workers": 2, "worker_resources": "CPU=2,GPU=1"})
+    assert response.status_code == 202
+    assert response.json["worker_resources"] == "CPU=2,GPU=1" and response.json["cluster"] is None
+
+
+def test_a_workers_file_being_rewritten_or_odd_reads_as_no_cluster(tmp_path):
+    worker = {"id": "worker0", "state": "running", "node": "n1", "host": "10.0.0.7", "pid": 7,
+              "gpus": ["0"], "resources": {"CPU": 1.0}, "trial": "3", "trials": ["1", "3"],
+              "started": 1.5, "error": None}
+    whole = {"engine": "ray", "address": "auto", "updated": 2.5, "workers": [worker]}
+    path = tmp_path / "workers.json"
+    path.write_text(json.dumps(whole))
+    assert read_cluster(str(tmp_path)) == whole
+    text = json.dumps(whole)
+    for odd in (text[:len(text) // 2], "[]", "NaN",
+                json.dumps({**whole, "engine": "slurm"}),
+                json.dumps({**whole, "workers": [{**worker, "state": "zombie"}]}),
+                json.dumps({**whole, "workers": [{**worker, "pid": True}]}),
+                json.dumps({**whole, "workers": [{**worker, "trials": [3]}]}),
+                json.dumps({**whole, "workers": [{k: v for k, v in worker.items()
+                                                  if k != "host"}]}),
+                json.dumps({**whole, "updated": float("inf")})):
+        path.write_text(odd)
+        assert read_cluster(str(tmp_path)) is None, odd
+    path.unlink()
+    assert read_cluster(str(tmp_path)) is None
 
 
 # Event streams ---------------------------------------------------------------------------------

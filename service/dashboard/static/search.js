@@ -1,7 +1,7 @@
 // One search, live: its progress from the Server-Sent Events stream, and
 // panels over its trials with one trial's details. This module fetches and
 // follows the search and its trials; each panel is a module of its own
-// (search_summary.js, search_pareto.js, search_history.js,
+// (search_summary.js, search_workers.js, search_pareto.js, search_history.js,
 // search_parallel.js, search_trials.js, search_details.js).
 
 import { ApiError, api, readEvents } from "./api.js";
@@ -13,6 +13,7 @@ import { parallelPanel } from "./search_parallel.js";
 import { paretoPanel } from "./search_pareto.js";
 import { searchSummary } from "./search_summary.js";
 import { trialsPanel } from "./search_trials.js";
+import { workersPanel } from "./search_workers.js";
 import { endOrder, hyperparameterNames, visibleTrials } from "./trials.js";
 
 // The trials are fetched again at most this often while a search runs.
@@ -22,10 +23,13 @@ const RECONNECT_MS = [1000, 2000, 5000, 10000];
 
 /**
  * The panels of a search's page, in order. Each is built once by `create(page)`
- * and updated whenever the trials, the filter or the chosen trial change; one
- * with `applies` shows only for the searches it is true of.
+ * and updated whenever the trials, the filter or the chosen trial change (one
+ * with `live`, also whenever the search's progress arrives); one with
+ * `applies` shows only for the searches it is true of.
  */
 const PANELS = [
+  { id: "workers", title: "Workers", create: workersPanel, live: true,
+    applies: (search) => Boolean(search.cluster) },
   { id: "pareto", title: "Pareto front", create: paretoPanel,
     applies: (search) => search.objectives.length > 1 },
   { id: "history", title: "Best so far", create: historyPanel },
@@ -103,6 +107,7 @@ export async function render(main, [searchId], { signal }) {
     const previous = page.search;
     page.search = search;
     summary.update(search);
+    for (const panel of panels) if (panel.live) panel.update(page);
     if (previous && previous.state !== search.state) announce(`Search ${search.state.toLowerCase()}`);
   }
 
@@ -152,7 +157,7 @@ export async function render(main, [searchId], { signal }) {
 /**
  * Builds one of `PANELS` into its titled section at the end of `main`.
  *
- * @returns {{update: (page: object) => void, select: (page: object) => void}}
+ * @returns {{update: (page: object) => void, select: (page: object) => void, live: boolean}}
  *     `update` shows the panel and draws it when it applies to the page's
  *     search; one that does not stays hidden and is never drawn.
  */
@@ -169,6 +174,7 @@ function mountPanel(main, panel, page) {
       if (!section.hidden) instance.update(current);
     },
     select: instance.select,
+    live: Boolean(panel.live),
   };
 }
 
