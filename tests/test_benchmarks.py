@@ -38,3 +38,17 @@ def test_quick_benchmarks_run_every_harness_and_print_their_tables():
     for line in out.splitlines():
         if re.match(r"(nb201|hpolib|cifar10-size|protein-size)\S*\s+(genetic|greedy)\s", line):
             assert line.split()[-2] == "0.0", line
+
+
+def test_the_ray_scaling_benchmark_runs_simulated_workers_on_ray_and_locally():
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "ray_scaling.py"), "--workers", "2",
+         "--trial-seconds", "0.3", "--rounds", "2", "--skip-real", "--skip-kill"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for engine, oracle in (("ray", "genetic"), ("local", "genetic"), ("ray", "random"),
+                           ("ray", "hyperband")):
+        match = re.search(rf"^{engine}\s+{oracle}\s+2\s+4\s+(\S+\s+){{4}}(\d\.\d+)\s+",
+                          result.stdout, re.MULTILINE)
+        assert match and 0 < float(match.group(2)) <= 1.05, (engine, oracle, result.stdout)

@@ -11,6 +11,7 @@ never shows in an address, the page or the server's logs.
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from service_helpers import make_app
 from service_helpers import register_iris_model
 from service_helpers import running_server
 
+from evokt.search.layout import WORKERS_FILE
+from evokt.service.layout import DataLayout
 from evokt.service.store import JobStore
 
 BROWSER_MISSING = missing_browser()
@@ -35,6 +38,16 @@ pytestmark = pytest.mark.skipif(
 
 SYNTHETIC_ID = "synthetic10k"
 SYNTHETIC_COUNT = 10_000
+# A search whose chief wrote where its workers ran (workers.json): one lost.
+CLUSTER_ID = "onray"
+RAY_NODE = "7f3c9a0e51d2b8c4f6a1e9d0b3c7a5f2e8d4b6c0a9f1e3d5b7c2a4e6"
+CLUSTER = {"engine": "ray", "address": "10.0.0.5:6379", "updated": 1767801342.7, "workers": [
+    {"id": "worker0", "state": "running", "node": RAY_NODE, "host": "10.0.0.7", "pid": 48213,
+     "gpus": ["0"], "resources": {"CPU": 4.0, "GPU": 1.0}, "trial": "12",
+     "trials": ["03", "12"], "started": 1767800001.2, "error": None},
+    {"id": "worker1", "state": "lost", "node": "c02e5b7d9f1a", "host": "10.0.0.8", "pid": 51877,
+     "gpus": [], "resources": {"CPU": 4.0}, "trial": None, "trials": ["04"],
+     "started": 1767800001.3, "error": "its process or node died"}]}
 # Seconds to wait for what the page shows; a real search gets longer.
 WAIT = 20
 SEARCH_WAIT = 240
@@ -44,7 +57,12 @@ SEARCH_WAIT = 240
 def synthetic_trials(tmp_path_factory):
     directory = tmp_path_factory.mktemp("dashboard")
     # Stored before the service (and its runner) starts.
-    trials = add_synthetic_search(JobStore(str(directory / "data")), SYNTHETIC_ID, SYNTHETIC_COUNT)
+    store = JobStore(str(directory / "data"))
+    trials = add_synthetic_search(store, SYNTHETIC_ID, SYNTHETIC_COUNT)
+    add_synthetic_search(store, CLUSTER_ID, 5, seed=1)
+    project = Path(DataLayout(str(directory / "data")).search_dir(CLUSTER_ID))
+    project.mkdir(parents=True, exist_ok=True)
+    (project / WORKERS_FILE).write_text(json.dumps(CLUSTER))
     return directory, trials
 
 
@@ -414,6 +432,27 @@ def test_a_single_objective_search_has_no_pareto_panel(service, browser, launche
     wait_until(browser, lambda: find(browser, "main[data-rendered]"))
     assert not find(browser, ".panel-pareto").is_displayed()
     assert find(browser, ".panel-history").is_displayed()
+
+
+def test_a_search_s_workers_panel_shows_where_each_ran_and_why_one_was_lost(service, browser):
+    sign_in(browser, service.base)
+    go(browser, service.base, f"#/searches/{CLUSTER_ID}")
+    wait_until(browser, lambda: find(browser, ".panel-workers tbody tr"))
+    assert find(browser, ".panel-workers").is_displayed()
+    assert text(browser, ".workers-summary") == (
+        "Ray cluster at 10.0.0.5:6379: 2 workers, 1 running, 1 lost")
+    rows = [row.split("\t") for row in texts(browser, ".workers-table tbody tr")]
+    assert [row[0] for row in rows] == ["worker0", "worker1"]
+    running, lost = (find(browser, f".workers-table tr[data-worker={worker}]")
+                     for worker in ("worker0", "worker1"))
+    assert running.get_attribute("data-state") == "running"
+    assert "7f3c9a0e" in running.text and "10.0.0.7" in running.text and "12" in running.text
+    assert lost.get_attribute("data-state") == "lost"
+    assert "its process or node died" in lost.text and "none" in lost.text
+    # A search without workers has no such panel.
+    go(browser, service.base, f"#/searches/{SYNTHETIC_ID}")
+    wait_until(browser, lambda: find(browser, "main[data-rendered]"))
+    assert not find(browser, ".panel-workers").is_displayed()
 
 
 def test_ten_thousand_trials_render_virtualised_and_sort(service, browser, synthetic_trials):
