@@ -206,3 +206,28 @@ def test_a_worker_with_a_wrong_token_file_is_refused_in_one_line(chief, tmp_path
                     timeout=120)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     assert "cannot read the chief's token from" in missing.stderr
+
+
+def test_every_method_of_the_chief_refuses_a_call_without_the_token(chief):
+    _, address, _, _ = chief
+    channel = grpc.insecure_channel(address)
+    service = protos.get_service()
+    methods = protos.get_service().DESCRIPTOR.services_by_name["Oracle"].methods
+    for method in methods:
+        request = getattr(service, method.input_type.name)()
+        call = channel.unary_unary(f"/{method.full_name.rpartition('.')[0]}/{method.name}",
+                                   request_serializer=type(request).SerializeToString,
+                                   response_deserializer=lambda data: data)
+        with pytest.raises(grpc.RpcError) as refused:
+            call(request, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, method.name
+    for name in ("Fetch", "Store"):
+        with pytest.raises(grpc.RpcError) as refused:
+            if name == "Fetch":
+                list(channel.unary_stream("/evokt.ChiefFiles/Fetch")(b"search.json", timeout=10))
+            else:
+                channel.stream_unary("/evokt.ChiefFiles/Store")(iter([b"trial_1/x"]), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, name
+    assert {method.name for method in methods} == {
+        "GetSpace", "UpdateSpace", "CreateTrial", "UpdateTrial", "EndTrial", "GetBestTrials",
+        "GetTrial"}
