@@ -172,7 +172,9 @@ def worker_idle(strategy: str, workers: int, trials: int, epochs: int,
     }
 
 
-def chief_latency(clients: int, trials_per_client: int) -> dict[str, float]:
+def simulated_space() -> keras_tuner.HyperParameters:
+    """The conditional MLP-like space simulated workers search (here and in
+    `ray_scaling.py`)."""
     hp = keras_tuner.HyperParameters()
     hp.Int("num_layers", 1, 4)
     for i in range(4):
@@ -180,6 +182,11 @@ def chief_latency(clients: int, trials_per_client: int) -> dict[str, float]:
             hp.Int(f"units_{i}", 16, 512, step=2, sampling="log")
             hp.Choice(f"activation_{i}", ["relu", "tanh", "elu", "gelu"])
     hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
+    return hp
+
+
+def chief_latency(clients: int, trials_per_client: int) -> dict[str, float]:
+    hp = simulated_space()
     total = clients * trials_per_client
     oracle = GeneticOracle(objective=keras_tuner.Objective("score", "max"), max_trials=total,
                            hyperparameters=hp, seed=0)

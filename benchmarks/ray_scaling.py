@@ -99,23 +99,10 @@ def simulated_worker(chief: str, project_dir: str, tuner_id: str, threads: int,
                       wait_for_ready=True, timeout=60)
 
 
-def simulated_space():
-    """The conditional MLP-like space of `distributed_search.py`'s simulated workers."""
-    import keras_tuner
-
-    hp = keras_tuner.HyperParameters()
-    hp.Int("num_layers", 1, 4)
-    for i in range(4):
-        with hp.conditional_scope("num_layers", list(range(i + 1, 5))):
-            hp.Int(f"units_{i}", 16, 512, step=2, sampling="log")
-            hp.Choice(f"activation_{i}", ["relu", "tanh", "elu", "gelu"])
-    hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
-    return hp
-
-
 def make_oracle(name: str, max_trials: int, directory: str):
     """A chief's oracle of `name` (genetic, random, hyperband) in `directory`."""
     import keras_tuner
+    from distributed_search import simulated_space
 
     from evokt import GeneticOracle
 
