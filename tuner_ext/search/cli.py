@@ -446,17 +446,10 @@ def run_summary_command(args: argparse.Namespace) -> int:
 def run_worker_command(args: argparse.Namespace) -> int:
     _import_tensorflow_quietly()
     from evokt.chief.auth import CA_ENV
-    from evokt.chief.auth import TOKEN_ENV
-    from evokt.chief.auth import TOKEN_FILE
     from evokt.chief.auth import read_token_file
     from evokt.search.worker import run_worker
 
-    token = None
-    shared = os.path.join(args.project_dir, TOKEN_FILE)
-    if args.token_file:
-        token = read_token_file(args.token_file)
-    elif not os.environ.get(TOKEN_ENV) and os.path.exists(shared):
-        token = read_token_file(shared)
+    token = read_token_file(args.token_file) if args.token_file else None
     if args.tls_ca:
         os.environ[CA_ENV] = os.path.abspath(args.tls_ca)
     run_worker(args.chief, args.project_dir, args.tuner_id, args.threads, token=token)

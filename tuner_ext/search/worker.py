@@ -77,8 +77,8 @@ def run_worker(chief: str, project_dir: str, tuner_id: str, threads: int | None 
         tuner_id: This worker's unique id.
         threads: TensorFlow threads for this worker; None for all cores.
         wait: Seconds to wait for the chief to appear.
-        token: The search's token; None for the `chief.token` in
-            `project_dir` (a shared file system), else `EVOKT_CHIEF_TOKEN`.
+        token: The search's token; None for `EVOKT_CHIEF_TOKEN`, else the
+            `chief.token` in `project_dir` (a shared file system).
 
     Raises:
         SpecError: A malformed address or tuner id, or a chief that refused
@@ -90,7 +90,7 @@ def run_worker(chief: str, project_dir: str, tuner_id: str, threads: int | None 
     _wait_for(lambda: _port_open(host, port), f"the chief at {chief}", wait)
     os.environ.update(cluster_environment(tuner_id, host, port))
     shared_token = os.path.join(project_dir, TOKEN_FILE)
-    if token is None and os.path.exists(shared_token):
+    if token is None and not os.environ.get(TOKEN_ENV) and os.path.exists(shared_token):
         # The chief's own project directory, shared: its token is there (made
         # before its port opened).
         token = read_token_file(shared_token)
