@@ -217,8 +217,9 @@ def simulated_table(counts: list[int], rounds: int, trial_seconds: float) -> Non
           "spread: the last worker's first trial after the first's")
     print(f"{'engine':<7} {'oracle':<10} {'workers':>7} {'trials':>6} {'start-up s':>10} "
           f"{'spread s':>8} {'window s':>8} {'trials/s':>8} {'efficiency':>10} {'idle %':>6}")
-    # One local Ray instance for every Ray run, with a logical CPU per worker.
-    ray.init(num_cpus=max(counts), include_dashboard=False, log_to_driver=False,
+    # One private local Ray instance for every Ray run (never a cluster already
+    # running on this machine), with a logical CPU per worker.
+    ray.init(address="local", num_cpus=max(counts), include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     try:
         for workers in counts:
