@@ -317,6 +317,10 @@ def test_a_search_launched_from_the_page_is_followed_live_to_its_end(client, bro
 
 def test_the_models_page_shows_the_model_and_predicts(service, client, browser, launched_search):
     # The worker's watcher loads the version as the server starts: LOADING until then.
+    # A version not yet loaded whose file is whole also reads AVAILABLE, and turns
+    # LOADING while it loads: a prediction, which loads it, comes first.
+    assert client.request("POST", "/v1/models/iris-dash:predict",
+                          {"instances": [iris_rows()[0][:4]]})[0] == 200
     wait_until(browser, lambda: client.request("GET", "/v1/models/iris-dash")[1][
         "model_version_status"][0]["state"] == "AVAILABLE")
     go(browser, service.base, "#/models")
