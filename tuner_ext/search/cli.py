@@ -24,7 +24,9 @@ from typing import Any
 from evokt.hypermodels.errors import EvoktError
 from evokt.hypermodels.tasks import TASKS
 from evokt.search.errors import SearchFailedError
+from evokt.search.formats import FORMATS
 from evokt.search.layout import BEST_FILE
+from evokt.search.layout import MODEL_FILE
 from evokt.search.names import as_name
 from evokt.search.settings import Setting
 from evokt.search.spec import SETTING
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_search_parser(commands)
     add_worker_parser(commands)
     add_summary_parser(commands)
+    add_export_parser(commands)
     for entry_point in metadata.entry_points(group=COMMANDS_GROUP):
         entry_point.load()(commands)
     return parser
@@ -122,6 +125,13 @@ def add_search_parser(commands: argparse._SubParsersAction) -> None:
     files.add_argument(
         "--output", default="evokt-model", metavar="DIR",
         help="where model.keras and best.json are written",
+    )
+    files.add_argument(
+        "--export-format", action="append", default=[], choices=FORMATS, metavar="FORMAT",
+        help="also write the chosen model in this format into --output (repeatable): "
+        "saved_model (TensorFlow Serving's NAME/1/ folder, in saved_model/), onnx "
+        "(model.onnx), litert (model.tflite); each is checked in its own runtime first "
+        "(needs evokt[export])",
     )
     files.add_argument(
         "--resume",
@@ -238,6 +248,34 @@ def add_summary_parser(commands: argparse._SubParsersAction) -> None:
     summary.set_defaults(run=run_summary_command)
     summary.add_argument("project_dir", metavar="DIR", help="the search's --project-dir")
     summary.add_argument("--top", type=int, default=10, metavar="N", help="trials to list")
+
+
+def add_export_parser(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a searched model as a SavedModel, ONNX, LiteRT or .keras",
+        description=(
+            "Convert the model a search wrote (its --output folder) to another format, "
+            "load the result in that format's runtime and compare its outputs with the "
+            "Keras model's on 100 sample rows; nothing is written unless they match. The "
+            "model takes the same raw features as the service's :predict (input 'inputs', "
+            "output 'output_0'). ONNX and LiteRT need evokt[export]."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    export.set_defaults(run=run_export_command)
+    export.add_argument("model_dir", metavar="MODEL_DIR",
+                        help="the folder 'evokt search --output' wrote (model.keras, best.json)")
+    export.add_argument("--format", required=True, choices=FORMATS, dest="export_format",
+                        help="the format to write")
+    export.add_argument("--output", required=True, metavar="PATH",
+                        help="the file to write; for saved_model, TensorFlow Serving's model "
+                        "base path: the model goes into PATH/NAME/VERSION/")
+    export.add_argument("--name", metavar="NAME",
+                        help="the model's name in a SavedModel's layout (default: MODEL_DIR's "
+                        "folder name)")
+    export.add_argument("--version", type=int, default=1, metavar="N",
+                        help="the version folder of a SavedModel")
 
 
 def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -368,6 +406,7 @@ def run_search_command(args: argparse.Namespace) -> int:
         f"description in {os.path.join(args.output, BEST_FILE)}",
         highlight=False,
     )
+    export_formats(args.output, args.export_format)
     return 0
 
 
@@ -454,6 +493,54 @@ def run_worker_command(args: argparse.Namespace) -> int:
         os.environ[CA_ENV] = os.path.abspath(args.tls_ca)
     run_worker(args.chief, args.project_dir, args.tuner_id, args.threads, token=token)
     return 0
+
+
+def run_export_command(args: argparse.Namespace) -> int:
+    model_file = os.path.join(args.model_dir, MODEL_FILE)
+    if not os.path.isfile(model_file):
+        raise UsageError(f"{args.model_dir}: holds no {MODEL_FILE} (give the folder "
+                         "'evokt search --output' wrote)")
+    if args.version < 1:
+        raise UsageError(f"--version must be a positive integer, got {args.version}")
+    name = args.name or as_name(os.path.basename(os.path.abspath(args.model_dir)))
+    _import_tensorflow_quietly()
+    exported = _export(model_file, args.export_format, args.output, name, args.version)
+    _print_export(exported)
+    return 0
+
+
+def _export(model_file: str, export_format: str, output: str, name: str, version: int):
+    """`export_model`, with a missing runtime of the export extra said as such."""
+    from evokt.search.formats import export_model
+
+    try:
+        return export_model(model_file, export_format, output, name=name, version=version)
+    except ModuleNotFoundError as error:
+        raise UsageError(f"--format {export_format} needs {error.name}: pip install "
+                         "'evokt[export]'") from None
+
+
+def _print_export(exported) -> None:
+    print(f"Wrote {exported.path} ({exported.format}, {exported.size_bytes:,} bytes, "
+          f"{exported.seconds:.1f} s); its outputs match the Keras model's within "
+          f"{exported.max_difference:.1g} on 100 sample rows")
+
+
+def export_formats(model_dir: str, formats: Sequence[str]) -> None:
+    """Writes the model in `model_dir` in each of `formats`, beside it (`--export-format`).
+
+    Args:
+        model_dir: A search's --output.
+        formats: Formats of `evokt.search.formats.FORMATS`.
+    """
+    from evokt.search.formats import FILE_NAMES
+
+    name = as_name(os.path.basename(os.path.abspath(model_dir)))
+    for export_format in dict.fromkeys(formats):
+        if export_format == "keras":
+            continue
+        _print_export(_export(os.path.join(model_dir, MODEL_FILE), export_format,
+                              os.path.join(model_dir, FILE_NAMES[export_format]), name, 1))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
