@@ -62,14 +62,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from evokt.service import dashboard
     from evokt.service import datasets
+    from evokt.service import exports
     from evokt.service import health
     from evokt.service import models
+    from evokt.service import open_inference
     from evokt.service import openapi
     from evokt.service import searches
 
     # Before the blueprints: a rule's converters are looked up as it is added.
     app.url_map.converters["version"] = models.VersionConverter
-    for module in (health, openapi, datasets, searches, models, dashboard):
+    for module in (health, openapi, datasets, searches, models, exports, open_inference,
+                   dashboard):
         app.register_blueprint(module.blueprint)
     errors.init_app(app)
     auth.init_app(app)

@@ -26,7 +26,8 @@ PUBLIC_ENDPOINTS = {
     "health.live", "health.ready", "openapi.document", "static",
     "dashboard.index", "dashboard.static",
 }
-# Endpoints that `--public-predict` opens: predictions and model reads.
+# Endpoints that `--public-predict` opens: predictions and model reads, in both
+# protocols. Not the exports: the weights themselves stay behind the token.
 PREDICT_ENDPOINTS = {
     "models.list_models",
     "models.model_status",
@@ -35,6 +36,13 @@ PREDICT_ENDPOINTS = {
     "models.version_metadata",
     "models.predict_latest",
     "models.predict_version",
+    "inference.server_metadata",
+    "inference.model_metadata",
+    "inference.version_metadata",
+    "inference.model_ready",
+    "inference.version_ready",
+    "inference.infer_latest",
+    "inference.infer_version",
 }
 
 

@@ -18,6 +18,7 @@ from werkzeug.routing import IntegerConverter
 from evokt.service.deletion import Removal
 from evokt.service.errors import ApiError
 from evokt.service.predictor import OK
+from evokt.service.predictor import LoadedModel
 from evokt.service.predictor import ModelCache
 from evokt.service.predictor import as_batch
 from evokt.service.store import get_store
@@ -47,7 +48,7 @@ def _versions(name: str) -> list[dict[str, Any]]:
     return versions
 
 
-def _output_width(metadata: dict[str, Any]) -> int:
+def output_width(metadata: dict[str, Any]) -> int:
     classes = metadata.get("class_labels")
     return len(classes) if classes else 1
 
@@ -75,14 +76,6 @@ def _version_status(record: dict[str, Any]) -> dict[str, Any]:
                        "error_message": failure.message if failure else ""}}
 
 
-def _one_version(name: str, version: int) -> dict[str, Any]:
-    record = get_store().model_version(check_name(name, "model name"), version) \
-        if version <= MAX_VERSION else None
-    if record is None:
-        raise ApiError(404, f"no version {version} of model {name!r}")
-    return record
-
-
 @blueprint.get("/<name>")
 def model_status(name: str):
     """TensorFlow Serving's model status of every version, in this worker: AVAILABLE,
@@ -94,7 +87,7 @@ def model_status(name: str):
 @blueprint.get("/<name>/versions/<version:version>")
 def version_status(name: str, version: int):
     """TensorFlow Serving's status of one version."""
-    return jsonify(model_version_status=[_version_status(_one_version(name, version))])
+    return jsonify(model_version_status=[_version_status(serving_version(name, version))])
 
 
 @blueprint.get("/<name>/metadata")
@@ -107,7 +100,7 @@ def model_metadata(name: str):
 @blueprint.get("/<name>/versions/<version:version>/metadata")
 def version_metadata(name: str, version: int):
     """TensorFlow Serving's signature metadata of one version."""
-    return _metadata(name, _one_version(name, version))
+    return _metadata(name, serving_version(name, version))
 
 
 def _metadata(name: str, record: dict[str, Any]):
@@ -120,7 +113,7 @@ def _metadata(name: str, record: dict[str, Any]):
                     "serving_default": {
                         "inputs": {INPUT_NAME: _tensor_info(INPUT_NAME, metadata["input_shape"])},
                         "outputs": {
-                            "output_0": _tensor_info("output_0", [_output_width(metadata)])},
+                            "output_0": _tensor_info("output_0", [output_width(metadata)])},
                         "method_name": "tensorflow/serving/predict",
                     }
                 }
@@ -139,12 +132,36 @@ def _unwrap_named(value: Any, field: str) -> Any:
     return value
 
 
-def _predict(name: str, version: int | None):
+def serving_version(name: str, version: int | None) -> dict[str, Any]:
+    """The job store record that answers for `name` (its latest version when `version`
+    is None), or a 404.
+
+    Args:
+        name: The model's name.
+        version: A version number, or None for the latest.
+    """
     check_name(name, "model name")
-    record = get_store().model_version(name, version)
+    record = get_store().model_version(name, version) \
+        if version is None or version <= MAX_VERSION else None
     if record is None:
         what = f"model {name!r}" if version is None else f"version {version} of model {name!r}"
         raise ApiError(404, f"no {what}")
+    return record
+
+
+def serving_model(record: dict[str, Any], latest: bool) -> LoadedModel:
+    """The loaded model that answers for a version; for the latest, an older loaded one
+    while it loads (see `ModelCache.latest`).
+
+    Raises:
+        ModelUnavailable: It cannot be loaded.
+    """
+    cache: ModelCache = current_app.extensions["evokt.models"]
+    return cache.latest(record) if latest else cache.get(record)
+
+
+def _predict(name: str, version: int | None):
+    record = serving_version(name, version)
     body = json_body(current_app.config["MAX_PREDICT_BYTES"])
     row_format = "instances" in body
     if row_format == ("inputs" in body):
@@ -156,9 +173,7 @@ def _predict(name: str, version: int | None):
         raise ApiError(400, f"{field}: at most {limit} rows per request, got {len(rows)}")
     if row_format and isinstance(rows, list):
         rows = [_unwrap_named(item, field) for item in rows]
-    cache: ModelCache = current_app.extensions["evokt.models"]
-    # The latest is answered by an older loaded version while a new one loads.
-    model = cache.get(record) if version is not None else cache.latest(record)
+    model = serving_model(record, latest=version is None)
     batch = as_batch(rows, model.input_shape, field, limit)
     outputs = model.infer(batch).tolist()
     return jsonify(predictions=outputs) if row_format else jsonify(outputs=outputs)
@@ -171,9 +186,6 @@ def predict_latest(name: str):
 
 @blueprint.post("/<name>/versions/<version:version>:predict")
 def predict_version(name: str, version: int):
-    if version > MAX_VERSION:
-        # Larger than any SQLite integer, so no such version exists.
-        raise ApiError(404, f"no version {version} of model {name!r}")
     return _predict(name, version)
 
 
@@ -188,7 +200,7 @@ def delete_model(name: str):
 @blueprint.delete("/<name>/versions/<version:version>")
 def delete_version(name: str, version: int):
     """Deletes one version and its files; its number is never given to another."""
-    _one_version(name, version)
+    serving_version(name, version)
     return jsonify(name=name, version=version, deleted=True,
                    freed_bytes=_delete_versions(name, [version]))
 

@@ -13,11 +13,13 @@ from flask import Blueprint
 from flask import jsonify
 
 from evokt.hypermodels.tasks import TASKS
+from evokt.search.formats import FORMATS
 from evokt.search.names import NAME_PATTERN
 from evokt.search.spec import SETTINGS
 from evokt.search.strategies import STRATEGIES
 from evokt.service.cluster import ENGINES
 from evokt.service.cluster import WORKER_STATES
+from evokt.service.open_inference import DATATYPES as INFERENCE_DATATYPES
 from evokt.service.predictor import ERROR_CODES
 from evokt.service.predictor import VERSION_STATES
 from evokt.service.store import STATES
@@ -62,7 +64,9 @@ def _errors(*codes: int) -> dict[str, Any]:
         409: "Not in a state that allows it: a search ended, not finished, or still running; "
              "a bundled dataset, or one a search not yet ended uses",
         413: "Request body (or an upload's data) over the configured limit",
+        422: "The model cannot be converted to that format: the message says what cannot be",
         429: "The search queue is full",
+        501: "This service lacks the format's converter (evokt[export])",
         503: "Not ready, a model version whose file cannot be loaded (named), or (event "
              "streams) all stream slots taken: retry after `Retry-After`",
         507: "The data directory's disk is full, or below EVOKT_MIN_FREE_BYTES free: "
@@ -245,9 +249,57 @@ SCHEMAS: dict[str, Any] = {
             _object({"outputs": {"type": "array"}}),
         ]
     },
+    # The Open Inference Protocol (KServe V2).
+    "ServerMetadata": _object({"name": {"type": "string"}, "version": {"type": "string"},
+                               "extensions": {"type": "array", "items": {"type": "string"}}}),
+    "TensorMetadata": _object({"name": {"type": "string"},
+                               "datatype": {"type": "string"},
+                               "shape": {"type": "array", "items": {"type": "integer"}}}),
+    "InferenceModelMetadata": _object({
+        "name": NAME,
+        "versions": {"type": "array", "items": {"type": "string"}},
+        "platform": {"type": "string"},
+        "inputs": {"type": "array", "items": _ref("TensorMetadata")},
+        "outputs": {"type": "array", "items": _ref("TensorMetadata")},
+    }),
+    "ModelReady": _object({"name": NAME, "version": {"type": "string"},
+                           "ready": {"const": True}}),
+    "InferenceRequest": _object(
+        {
+            "id": {"type": "string", "description": "Returned in the response"},
+            "parameters": {"type": "object", "description": "Returned in the response"},
+            "inputs": {"type": "array", "minItems": 1, "maxItems": 1, "items": _object(
+                {"name": {"const": "inputs"},
+                 "shape": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                           "minItems": 1, "description": "[rows, *input_shape]"},
+                 "datatype": {"enum": list(INFERENCE_DATATYPES)},
+                 "parameters": {"type": "object"},
+                 "data": {"type": "array", "description": "The values in row-major order, "
+                          "flat or nested to `shape`"}},
+                required=False) | {"required": ["name", "shape", "datatype", "data"]}},
+            "outputs": {"type": "array", "items": _object(
+                {"name": {"const": "output_0"}, "parameters": {"type": "object"}},
+                required=False) | {"required": ["name"]}},
+        },
+        required=False,
+    ) | {"required": ["inputs"]},
+    "InferenceResponse": _object(
+        {
+            "model_name": NAME,
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "parameters": {"type": "object"},
+            "outputs": {"type": "array", "items": _object({
+                "name": {"type": "string"}, "datatype": {"const": "FP32"},
+                "shape": {"type": "array", "items": {"type": "integer"}},
+                "data": {"type": "array", "items": {"type": "number"}}})},
+        },
+        required=False,
+    ) | {"required": ["model_name", "model_version", "outputs"]},
 }
 
 PUBLIC: list = []
+VERSION = _path_parameter("version", {"type": "integer", "minimum": 1})
 
 
 def _operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -366,19 +418,16 @@ PATHS: dict[str, Any] = {
         "get": _operation(
             "TensorFlow Serving's status of one version",
             {"200": _json(_ref("ModelStatus"), "The version"), **_errors(400, 401, 404)},
-            parameters=[_path_parameter("name"),
-                        _path_parameter("version", {"type": "integer", "minimum": 1})]),
+            parameters=[_path_parameter("name"), VERSION]),
         "delete": _operation(
             "Delete one version and its files (its number is never given to another)",
             {"200": _json(_ref("DeletedVersion"), "Deleted"), **_errors(400, 401, 404)},
-            parameters=[_path_parameter("name"),
-                        _path_parameter("version", {"type": "integer", "minimum": 1})]),
+            parameters=[_path_parameter("name"), VERSION]),
     },
     "/v1/models/{name}/versions/{version}/metadata": {"get": _operation(
         "Signature metadata of one version",
         {"200": _json(_ref("ModelMetadata"), "Metadata"), **_errors(400, 401, 404)},
-        parameters=[_path_parameter("name"),
-                    _path_parameter("version", {"type": "integer", "minimum": 1})])},
+        parameters=[_path_parameter("name"), VERSION])},
     "/v1/models/{name}/metadata": {"get": _operation(
         "Signature metadata of the latest version",
         {"200": _json(_ref("ModelMetadata"), "Metadata"), **_errors(400, 401, 404)},
@@ -394,17 +443,62 @@ PATHS: dict[str, Any] = {
         "Predict with one version",
         {"200": _json(_ref("PredictResponse"), "Predictions"),
          **_errors(400, 401, 404, 408, 413, 503)},
-        parameters=[_path_parameter("name"),
-                    _path_parameter("version", {"type": "integer", "minimum": 1})],
+        parameters=[_path_parameter("name"), VERSION],
         requestBody={"required": True,
                      "content": {"application/json": {"schema": _ref("PredictRequest")}}})},
+    "/v1/models/{name}/versions/{version}/export": {"get": _operation(
+        "Download one version as a SavedModel (a .tar.gz of NAME/VERSION/ for TensorFlow "
+        "Serving), ONNX, LiteRT or .keras; built and checked in its own runtime on the first "
+        "request, then kept",
+        {"200": {"description": "The file, as an attachment",
+                 "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                             for media in ("application/gzip", "application/octet-stream",
+                                           "application/zip")}},
+         **_errors(400, 401, 404, 422, 501, 503, 507)},
+        parameters=[_path_parameter("name"), VERSION,
+                    {"name": "format", "in": "query", "required": True,
+                     "schema": {"enum": list(FORMATS)}}])},
+    "/v2": {"get": _operation(
+        "Open Inference Protocol: server metadata",
+        {"200": _json(_ref("ServerMetadata"), "The server"), **_errors(401)})},
+    "/v2/models/{name}": {"get": _operation(
+        "Open Inference Protocol: the model's tensors (of its latest version) and versions",
+        {"200": _json(_ref("InferenceModelMetadata"), "Metadata"), **_errors(400, 401, 404)},
+        parameters=[_path_parameter("name")])},
+    "/v2/models/{name}/versions/{version}": {"get": _operation(
+        "Open Inference Protocol: one version's tensors",
+        {"200": _json(_ref("InferenceModelMetadata"), "Metadata"), **_errors(400, 401, 404)},
+        parameters=[_path_parameter("name"), VERSION])},
+    "/v2/models/{name}/ready": {"get": _operation(
+        "Open Inference Protocol: 200 when the latest version can serve, 400 saying why not",
+        {"200": _json(_ref("ModelReady"), "Ready"), **_errors(400, 401, 404)},
+        parameters=[_path_parameter("name")])},
+    "/v2/models/{name}/versions/{version}/ready": {"get": _operation(
+        "Open Inference Protocol: 200 when the version can serve, 400 saying why not",
+        {"200": _json(_ref("ModelReady"), "Ready"), **_errors(400, 401, 404)},
+        parameters=[_path_parameter("name"), VERSION])},
+    "/v2/models/{name}/infer": {"post": _operation(
+        "Open Inference Protocol: inference by the latest version",
+        {"200": _json(_ref("InferenceResponse"), "Outputs"),
+         **_errors(400, 401, 404, 408, 413, 503)},
+        parameters=[_path_parameter("name")],
+        requestBody={"required": True,
+                     "content": {"application/json": {"schema": _ref("InferenceRequest")}}})},
+    "/v2/models/{name}/versions/{version}/infer": {"post": _operation(
+        "Open Inference Protocol: inference by one version",
+        {"200": _json(_ref("InferenceResponse"), "Outputs"),
+         **_errors(400, 401, 404, 408, 413, 503)},
+        parameters=[_path_parameter("name"), VERSION],
+        requestBody={"required": True,
+                     "content": {"application/json": {"schema": _ref("InferenceRequest")}}})},
 }
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "evokt", "version": "1",
              "description": "Architecture searches over HTTP, and predictions from the "
-             "chosen models in TensorFlow Serving's REST format. Every error is JSON "
+             "chosen models in TensorFlow Serving's REST format and the Open Inference Protocol "
+             "(KServe V2, under /v2). Every error is JSON "
              "`{\"error\": \"...\"}`, including those the HTTP server answers before the "
              "application sees the request: 400 (malformed request line or header), 408 "
              "(headers not sent in time), 414 (URI too long), 431 (headers too large) and "

@@ -502,6 +502,16 @@ def as_batch(values: Any, input_shape: tuple[int, ...], field: str, max_rows: in
             f"{field}: expected examples of shape {list(input_shape)}, got "
             f"{list(batch.shape[1:])}",
         )
+    return finite_float32(batch, field)
+
+
+def finite_float32(batch: np.ndarray, field: str) -> np.ndarray:
+    """`batch` as float32, or a 400 if it holds NaN or infinity (or overflows float32).
+
+    Args:
+        batch: Numbers of any numeric dtype.
+        field: The request field, for messages.
+    """
     batch = batch.astype("float32")
     if not np.isfinite(batch).all():
         raise ApiError(400, f"{field}: NaN and infinity are not allowed")

@@ -15,7 +15,7 @@ from evokt.search.names import is_valid_name
 from evokt.service.errors import ApiError
 
 # The query parameters each endpoint takes; any other is a mistake to report.
-QUERY_PARAMETERS = {"searches.list_searches": {"state"}}
+QUERY_PARAMETERS = {"searches.list_searches": {"state"}, "exports.export_version": {"format"}}
 
 
 def check_name(value: Any, field: str) -> str:

@@ -220,15 +220,30 @@ def register_iris_model(app, name: str = "iris", version: int = 1):
     hp.Fixed("num_layers", 1)
     model = hypermodel.build(hp)
     model.fit(iris.x_train, iris.y_train, epochs=1, verbose=0)
+    return register_model(app, model, name, version,
+                          class_labels=["setosa", "versicolor", "virginica"])
+
+
+def register_model(app, model, name: str, version: int = 1,
+                   class_labels: list[str] | None = None):
+    """Saves a Keras model of one input and registers it as `name` version `version`
+    (a classifier of `class_labels`, else a regression).
+
+    Returns:
+        `model`.
+    """
     layout: DataLayout = app.extensions["evokt.layout"]
     directory = layout.model_dir(name, version)
     os.makedirs(directory)
     model.save(os.path.join(directory, MODEL_FILE))
+    input_shape = [int(size) for size in model.inputs[0].shape[1:]]
     metadata = {
-        "name": name, "search_id": None, "task": "classification", "input_shape": [4],
-        "class_labels": ["setosa", "versicolor", "virginica"],
-        "feature_names": ["sl", "sw", "pl", "pw"], "objective": {"name": "val_accuracy",
-                                                                  "direction": "max"},
+        "name": name, "search_id": None,
+        "task": "classification" if class_labels else "regression", "input_shape": input_shape,
+        "class_labels": class_labels,
+        "feature_names": [f"x{index}" for index in range(input_shape[-1])],
+        "objective": ({"name": "val_accuracy", "direction": "max"} if class_labels
+                      else {"name": "val_loss", "direction": "min"}),
         "score": 0.9, "trial_id": "0", "strategy": "genetic", "hyperparameters": {},
     }
     with store_of(app).transaction() as connection:

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 from helpers import evokt
+from unconvertible import unconvertible_model
 
 from evokt.hypermodels.cnn import CNNHyperModel
 from evokt.hypermodels.mlp import MLPHyperModel
@@ -111,18 +112,8 @@ def test_every_format_matches_the_keras_model(kind, task, tmp_path):
         assert exported.size_bytes > 0
 
 
-@keras.saving.register_keras_serializable(package="evokt_tests")
-class InverseErf(keras.layers.Layer):
-    """A layer whose TensorFlow operation (Erfinv) neither tf2onnx nor LiteRT's built-in
-    operators convert."""
-
-    def call(self, inputs):
-        return tf.math.erfinv(tf.tanh(inputs) * 0.5)
-
-
 def test_an_unconvertible_model_is_refused_naming_what_and_writes_nothing(tmp_path):
-    inputs = keras.Input((4,), name="inputs")
-    model = keras.Model(inputs, keras.layers.Dense(2)(InverseErf(name="odd")(inputs)))
+    model = unconvertible_model()
     model_file = str(tmp_path / "model.keras")
     model.save(model_file)
     for export_format in ("onnx", "litert"):

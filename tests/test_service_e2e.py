@@ -10,6 +10,7 @@ import urllib.request
 
 import keras
 import numpy as np
+import onnxruntime
 import pytest
 from helpers import iris_rows
 from helpers import write_csv
@@ -59,6 +60,19 @@ def test_upload_search_and_predict_end_to_end(server, tmp_path):
         os.path.join(DataLayout(str(data_dir)).model_dir("iris", 1), MODEL_FILE), safe_mode=True)
     expected = exported.predict(np.asarray(rows, dtype="float32"), verbose=0)
     np.testing.assert_allclose(predicted["predictions"], expected, rtol=1e-4, atol=1e-6)
+    status, inferred, _ = client.request("POST", "/v2/models/iris/infer", {"inputs": [
+        {"name": "inputs", "shape": [5, 4], "datatype": "FP64", "data": rows}]})
+    assert status == 200, inferred
+    np.testing.assert_allclose(np.reshape(inferred["outputs"][0]["data"], (5, 3)), expected,
+                               rtol=1e-4, atol=1e-6)
+    with urllib.request.urlopen(urllib.request.Request(
+            client.base + "/v1/models/iris/versions/1/export?format=onnx",
+            headers={"Authorization": f"Bearer {TOKEN}"}), timeout=120) as response:
+        onnx_model = response.read()
+    session = onnxruntime.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(
+        session.run(["output_0"], {"inputs": np.asarray(rows, np.float32)})[0], expected,
+        rtol=1e-4, atol=1e-5)
     _, metadata, _ = client.request("GET", "/v1/models/iris/metadata")
     assert metadata["evokt"]["class_labels"] == ["setosa", "versicolor", "virginica"]
     assert metadata["evokt"]["search_id"] == search["id"]
