@@ -153,6 +153,14 @@ def test_search_and_export_commands_write_checked_formats(tmp_path):
     assert np.allclose(_run_export("onnx", str(tmp_path / "out" / "iris.onnx"), rows), expected,
                        atol=1e-5)
 
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "model.keras").write_bytes(b"not a zip")
+    damaged = evokt("export", "damaged", "--format", "onnx", "--output", "x.onnx", cwd=tmp_path)
+    assert damaged.returncode == 2
+    assert damaged.stderr.strip().startswith(
+        "evokt: error: damaged/model.keras cannot be loaded: "), damaged.stderr
+    assert not (tmp_path / "x.onnx").exists()
+
     missing = evokt("export", "nowhere", "--format", "onnx", "--output", "x.onnx", cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr.strip() == (

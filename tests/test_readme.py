@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import numpy as np
+import onnxruntime
 from helpers import iris_rows
 from helpers import write_csv
 from service_helpers import TOKEN
@@ -59,14 +61,14 @@ def test_the_service_examples_work_as_pasted(tmp_path):
         app = create_app({"DATA_DIR": str(data_dir), "API_TOKEN": TOKEN})
         register_iris_model(app)
         write_csv(tmp_path / "iris.csv", ["sl", "sw", "pl", "pw", "species"], iris_rows())
-        upload, search, events, predict = service_examples()
+        upload, search, events, predict, infer, export = service_examples()
         port = client.base.rsplit(":", 1)[1]
 
         def run(command: str) -> str:
             result = subprocess.run(
                 ["bash", "-c", command.replace("localhost:8000", f"127.0.0.1:{port}")],
                 cwd=tmp_path, env={**os.environ, "TOKEN": TOKEN}, capture_output=True,
-                text=True, timeout=60)
+                text=True, timeout=180)
             assert result.returncode == 0, result.stderr
             return result.stdout
 
@@ -79,6 +81,15 @@ def test_the_service_examples_work_as_pasted(tmp_path):
             "event: end")
         predictions = json.loads(run(predict))["predictions"]
         assert len(predictions) == 2 and all(len(row) == 3 for row in predictions)
+        output = json.loads(run(infer))["outputs"][0]
+        assert output["shape"] == [2, 3]
+        assert np.allclose(output["data"], np.ravel(predictions), atol=1e-6)
+        run(export)
+        session = onnxruntime.InferenceSession(str(tmp_path / "iris-1.onnx"),
+                                               providers=["CPUExecutionProvider"])
+        rows = np.asarray([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]], np.float32)
+        assert np.allclose(session.run(["output_0"], {"inputs": rows})[0], predictions,
+                           atol=1e-5)
 
 
 def test_every_service_setting_is_documented():

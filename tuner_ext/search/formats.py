@@ -119,7 +119,10 @@ def export_model(model_file: str, export_format: str, output: str, *, name: str 
     import keras
 
     started = time.perf_counter()
-    model = keras.saving.load_model(model_file, compile=False, safe_mode=True)
+    try:
+        model = keras.saving.load_model(model_file, compile=False, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 (Keras raises its own kinds for a bad file)
+        raise ExportError(f"{model_file} cannot be loaded: {_first_line(error)}") from None
     rows = sample_rows(model) if rows is None else np.asarray(rows, np.float32)
     expected = model(rows, training=False).numpy()
     target = os.path.join(output, name, str(version)) if export_format == "saved_model" \
