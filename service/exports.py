@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,6 +44,8 @@ EXPORTS_DIR = "exports"
 # What each format's download is called after the model's name and version, and its type.
 SUFFIXES = {"saved_model": "-saved_model.tar.gz", "onnx": ".onnx", "litert": ".tflite",
             "keras": ".keras"}
+# Conversions one web worker runs at once (each loads TensorFlow's converters and the model).
+_CONVERSIONS = threading.BoundedSemaphore(1)
 MIMETYPES = {"saved_model": "application/gzip", "onnx": "application/octet-stream",
              "litert": "application/octet-stream", "keras": "application/zip"}
 
@@ -53,10 +56,14 @@ def export_version(name: str, version: int):
     record = serving_version(name, version)
     export_format = request.args.get("format")
     if export_format not in FORMATS:
-        raise ApiError(400, f"format: choose one of {', '.join(FORMATS)}, got "
-                            f"{export_format!r}")
-    path = _exported(record, export_format)
-    return send_file(path, mimetype=MIMETYPES[export_format], as_attachment=True,
+        given = "none was given" if export_format is None else f"got {export_format!r}"
+        raise ApiError(400, f"format: choose one of {', '.join(FORMATS)}; {given}")
+    try:
+        # Opened here: a version deleted since its file was built is a 404, not a 500.
+        file = open(_exported(record, export_format), "rb")  # noqa: SIM115 (send_file closes it)
+    except FileNotFoundError:
+        raise ApiError(404, f"no version {version} of model {name!r}") from None
+    return send_file(file, mimetype=MIMETYPES[export_format], as_attachment=True,
                      download_name=f"{name}-{version}{SUFFIXES[export_format]}",
                      max_age=0)
 
@@ -72,18 +79,28 @@ def _exported(record: dict[str, Any], export_format: str) -> str:
     layout = current_app.extensions["evokt.layout"]
     version_dir = layout.model_dir(record["name"], record["version"])
     model_file = os.path.join(version_dir, MODEL_FILE)
+    target = model_file if export_format == "keras" else os.path.join(
+        version_dir, EXPORTS_DIR, export_format + SUFFIXES[export_format])
+    if export_format != "keras" and os.path.isfile(target):
+        # Checked in its runtime when it was built.
+        return target
     failure = check_model_file(model_file, layout.root, verify_data=True)
     if failure is not None:
         raise ApiError(503, unloadable_message(record, failure))
     if export_format == "keras":
         return model_file
-    target = os.path.join(version_dir, EXPORTS_DIR, export_format + SUFFIXES[export_format])
-    if os.path.isfile(target):
-        return target
-    with _building(version_dir, export_format, record) as scratch:
-        if not os.path.isfile(target):
-            require_space(layout.root, current_app.config["MIN_FREE_BYTES"])
-            _build(model_file, export_format, record, scratch, target)
+    try:
+        with _building(version_dir, export_format, record) as scratch:
+            if not os.path.isfile(target):
+                require_space(layout.root, current_app.config["MIN_FREE_BYTES"])
+                with _CONVERSIONS:
+                    _build(model_file, export_format, record, scratch, target)
+    except FileNotFoundError:
+        if os.path.isdir(version_dir):
+            raise
+        # Deleted while it was built.
+        raise ApiError(404, f"no version {record['version']} of model "
+                            f"{record['name']!r}") from None
     return target
 
 
@@ -125,9 +142,9 @@ def _build(model_file: str, export_format: str, record: dict[str, Any], scratch:
     except ExportError as error:
         raise ApiError(422, f"version {version} of model {name!r} cannot be exported as "
                             f"{export_format}: {error}") from None
-    except ModuleNotFoundError as error:
-        raise ApiError(501, f"this service cannot write {export_format}: {error.name} is not "
-                            "installed (pip install 'evokt[export]')") from None
+    except ImportError as error:
+        raise ApiError(501, f"this service cannot write {export_format}: {error} (pip install "
+                            "'evokt[export]')") from None
     if export_format == "saved_model":
         archive = os.path.join(scratch, os.path.basename(target))
         archive_saved_model(exported.path, archive, name, version)

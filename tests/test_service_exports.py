@@ -130,20 +130,25 @@ def test_an_unconvertible_model_is_refused_with_422_naming_what(app, client):
 def test_bad_requests(app, client, iris_model):
     unknown = download(client, "tfjs")
     assert unknown.status_code == 400
-    assert unknown.json == {"error": "format: choose one of saved_model, onnx, litert, keras, "
+    assert unknown.json == {"error": "format: choose one of saved_model, onnx, litert, keras; "
                                      "got 'tfjs'"}
     missing = client.get("/v1/models/iris/versions/1/export", headers=AUTH)
     assert missing.status_code == 400
+    assert missing.json["error"].endswith("; none was given")
     assert download(client, "onnx", version=2).json == {"error": "no version 2 of model 'iris'"}
     assert download(client, "onnx", name="roses").status_code == 404
     assert client.get("/v1/models/iris/versions/1/export?format=onnx").status_code == 401
 
 
 def test_a_damaged_model_file_is_503_and_builds_nothing(app, client, iris_model):
+    built = download(client, "litert").data
     model_file = os.path.join(app.extensions["evokt.layout"].model_dir("iris", 1), "model.keras")
     with open(model_file, "r+b") as file:
         file.truncate(100)
-    response = download(client, "onnx")
-    assert response.status_code == 503
-    assert response.json["error"].startswith("version 1 of model 'iris' cannot be loaded: ")
-    assert not os.path.exists(exports_of(app))
+    for export_format in ("onnx", "keras"):
+        response = download(client, export_format)
+        assert response.status_code == 503
+        assert response.json["error"].startswith("version 1 of model 'iris' cannot be loaded: ")
+    assert not os.path.exists(os.path.join(exports_of(app), "onnx.onnx"))
+    # What was built and checked before the damage is still served.
+    assert download(client, "litert").data == built
