@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from service_helpers import make_app
 from service_helpers import register_iris_model
 from service_helpers import running_server
 
+from evokt.search.layout import MODEL_FILE
 from evokt.search.layout import WORKERS_FILE
 from evokt.service.layout import DataLayout
 from evokt.service.store import JobStore
@@ -48,9 +50,11 @@ CLUSTER = {"engine": "ray", "address": "10.0.0.5:6379", "updated": 1767801342.7,
     {"id": "worker1", "state": "lost", "node": "c02e5b7d9f1a", "host": "10.0.0.8", "pid": 51877,
      "gpus": [], "resources": {"CPU": 4.0}, "trial": None, "trials": ["04"],
      "started": 1767800001.3, "error": "its process or node died"}]}
-# Seconds to wait for what the page shows; a real search gets longer.
+# Seconds to wait for what the page shows; a real search gets longer, and so does a
+# conversion to ONNX (5 to 20 s on two cores).
 WAIT = 20
 SEARCH_WAIT = 240
+EXPORT_WAIT = 120
 
 
 @pytest.fixture(scope="module")
@@ -349,6 +353,65 @@ def test_the_models_page_shows_the_model_and_predicts(service, client, browser, 
     assert first_row == [f"{p:.3f}" for p in answer["predictions"][0]]
 
 
+def test_a_version_downloads_in_an_export_format_and_a_refusal_shows_why(
+        service, client, browser, tmp_path):
+    name = "iris-export"
+    app = make_app(str(service.directory / "data"))
+    register_iris_model(app, name=name, version=1)
+    register_iris_model(app, name=name, version=2)
+    # Version 2's file is cut in half: its export is refused (503) before anything is built.
+    damaged = Path(app.extensions["evokt.layout"].model_dir(name, 2)) / MODEL_FILE
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior",
+                            {"behavior": "allow", "downloadPath": str(downloads)})
+    try:
+        sign_in(browser, service.base)
+        go(browser, service.base, f"#/models/{name}")
+        wait_until(browser, lambda: heading(browser) == name)
+        first = "li[data-version='1'] .downloads"
+        assert texts(browser, f"{first} button") == ["SavedModel (.tar.gz)", "ONNX", "LiteRT",
+                                                     ".keras"]
+        onnx_button = find(browser, f"{first} button[data-format=onnx]")
+        assert onnx_button.get_attribute("aria-label") == "Download version 1 as ONNX"
+
+        # The first ONNX download converts the model: the button waits and the page says so.
+        onnx_button.click()
+        assert text(browser, f"{first} [aria-live]") == "preparing ONNX…"
+        assert not onnx_button.is_enabled()
+        saved = downloads / f"{name}-1.onnx"
+        # Chromium writes a .crdownload and renames it once the file is whole.
+        wait_until(browser, saved.exists, timeout=EXPORT_WAIT, message="no ONNX file arrived")
+        wait_until(browser, lambda: text(browser, f"{first} [aria-live]") == f"Saved {saved.name}.")
+        assert onnx_button.is_enabled()
+        import onnx
+
+        onnx.checker.check_model(onnx.load(str(saved)))
+
+        click(browser, f"{first} button[data-format=keras]")
+        saved = downloads / f"{name}-1.keras"
+        wait_until(browser, saved.exists, message="no .keras file arrived")
+        assert zipfile.is_zipfile(saved) and "config.json" in zipfile.ZipFile(saved).namelist()
+        model_file = Path(app.extensions["evokt.layout"].model_dir(name, 1)) / MODEL_FILE
+        assert saved.read_bytes() == model_file.read_bytes()
+
+        # A refusal shows beside the version's buttons, with the API's message.
+        click(browser, "li[data-version='2'] .downloads button[data-format=keras]")
+        refusal = wait_until(browser, lambda: text(browser, "li[data-version='2'] [role=alert]"))
+        status, answer, _ = client.request(
+            "GET", f"/v1/models/{name}/versions/2/export?format=keras")
+        assert status == 503 and refusal == f".keras: {answer['error']}"
+        assert "damaged" in refusal
+        assert find(browser, "li[data-version='2'] button[data-format=keras]").is_enabled()
+        assert sorted(path.name for path in downloads.iterdir()) == [f"{name}-1.keras",
+                                                                    f"{name}-1.onnx"]
+        # The refused request is the only error the page logged.
+        assert console_errors(browser, expected=(401, 503)) == []
+    finally:
+        browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "default"})
+
+
 def test_comparing_two_searches_chosen_in_the_list(service, browser, launched_search):
     search_id, _, _ = launched_search
     go(browser, service.base, "#/searches")
@@ -536,6 +599,8 @@ def test_public_predict_opens_the_models_page_without_a_token(service, browser, 
         wait_until(browser, lambda: text(browser, "#predict-answer table"))
         assert len(find_all(browser, "#predict-answer td.predicted")) == 2
         assert browser.execute_script("return sessionStorage.length") == 0
+        # The exports are the weights: without the token, no download is offered.
+        assert find_all(browser, ".downloads") == []
 
         # Everything else still needs the token.
         browser.execute_script("location.hash = '#/searches'")

@@ -1,4 +1,4 @@
-// The API client: the token, JSON requests and the progress event stream.
+// The API client: the token, JSON requests, file downloads and the progress event stream.
 //
 // The token lives in sessionStorage (gone with the tab) and leaves the page
 // only as an `Authorization: Bearer` header, never in an address.
@@ -72,6 +72,56 @@ export async function api(path, { method = "GET", json, form, withToken, signal 
     throw error;
   }
   return response.status === 204 ? null : response.json();
+}
+
+/**
+ * The file name a `Content-Disposition` header gives, or null without one:
+ * the RFC 5987 `filename*` (UTF-8, percent-encoded) where present, which
+ * Flask adds for names that are not ASCII, else the plain `filename`.
+ *
+ * @param {string | null} header - The header's value.
+ * @returns {string | null}
+ */
+export function attachmentName(header) {
+  if (!header) return null;
+  const extended = /filename\*\s*=\s*([^;]+)/i.exec(header);
+  if (extended) {
+    const [, encoded] = /^[^']*'[^']*'(.*)$/.exec(extended[1].trim()) ?? [];
+    if (encoded !== undefined) {
+      try {
+        return decodeURIComponent(encoded);
+      } catch {
+        // A broken encoding: fall back to the plain name.
+      }
+    }
+  }
+  const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))/i.exec(header);
+  if (!plain) return null;
+  const name = plain[1] !== undefined ? plain[1].replace(/\\(.)/g, "$1") : plain[2].trim();
+  return name || null;
+}
+
+/**
+ * Downloads a file from the API, with the token, into memory.
+ *
+ * @param {string} path - The path, such as "/v1/models/iris/versions/1/export?format=onnx".
+ * @param {object} [options]
+ * @param {AbortSignal} [options.signal]
+ * @returns {Promise<{blob: Blob, filename: string | null}>} The file and the name the
+ *   server gave it in `Content-Disposition`, null without one.
+ * @throws {ApiError} With the API's `error` message.
+ */
+export async function download(path, { signal } = {}) {
+  const response = await fetch(path, {
+    signal, cache: "no-store", headers: headers({ Accept: "*/*" }),
+  });
+  if (!response.ok) {
+    const error = await failure(response);
+    if (response.status === 401 && token()) onUnauthorized(error);
+    throw error;
+  }
+  const blob = await response.blob();
+  return { blob, filename: attachmentName(response.headers.get("Content-Disposition")) };
 }
 
 /** Splits one Server-Sent Events block into its event name and data. */

@@ -1,9 +1,9 @@
-// Models: the registered models, one model's versions, metadata and class
-// labels, and a form that sends rows to `:predict` and shows the answer.
-// With `evokt serve --public-predict` this page works without a token; deleting
-// a model or a version needs it.
+// Models: the registered models, one model's versions (each downloadable in
+// the export formats), metadata and class labels, and a form that sends rows to
+// `:predict` and shows the answer. With `evokt serve --public-predict` this page
+// works without a token; downloading or deleting a version needs it.
 
-import { api, token } from "./api.js";
+import { api, download, openapiDocument, token } from "./api.js";
 import { deleteButton, freedNotice, modelQuestion, versionQuestion } from "./deleting.js";
 import { announce, errorBox, formatCount, formatScore, formatValue, h } from "./dom.js";
 
@@ -18,6 +18,93 @@ function redraw(main, draw, notice) {
   draw(h("p", { className: "notice" }, notice)).catch((error) => {
     if (error.name !== "AbortError") main.append(errorBox(error.message));
   });
+}
+
+// The export's path as the OpenAPI document names it.
+const EXPORT_PATH = "/v1/models/{name}/versions/{version}/export";
+/** How the download buttons name the export formats; a format not named here shows as it is. */
+export const FORMAT_LABELS = {
+  saved_model: "SavedModel (.tar.gz)", onnx: "ONNX", litert: "LiteRT", keras: ".keras",
+};
+
+/**
+ * The formats a version can be downloaded in, each with its label: the choices
+ * of the export's `format` in the API's OpenAPI document, which holds the list.
+ *
+ * @param {object} document_ - The OpenAPI document.
+ * @returns {Array<[string, string]>} Pairs of format and label.
+ */
+export function exportFormats(document_) {
+  const parameters = document_.paths[EXPORT_PATH]?.get?.parameters ?? [];
+  const choices = parameters.find((parameter) => parameter.name === "format")?.schema?.enum ?? [];
+  return choices.map((format) => [format, FORMAT_LABELS[format] ?? format]);
+}
+
+// How long a saved file's object URL lives: the browser reads the blob after
+// the link's click returns, so revoking it at once could cut the download off.
+const REVOKE_AFTER_MS = 10_000;
+
+/** The status line while the formats `labels` are being prepared; empty when none is. */
+export function preparingText(labels) {
+  return labels.length ? `preparing ${labels.join(", ")}…` : "";
+}
+
+/** Saves `blob` as `filename` through a temporary link to it, as a link with `download` would. */
+function saveFile(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), REVOKE_AFTER_MS);
+}
+
+/**
+ * The download buttons of one version, one per format of `formats`. A press fetches
+ * the file with the token (which a plain link could not send); the first
+ * request of a format converts the model, seconds on end, so the button waits
+ * disabled and the status says what is being prepared. The file is then saved;
+ * a refusal of the API (422: it cannot be converted, and why) shows under the buttons.
+ *
+ * @param {string} name - The model's name.
+ * @param {number | string} version - The version.
+ * @param {Array<[string, string]>} formats - Pairs of format and label, from `exportFormats`.
+ * @param {AbortSignal} signal - The page's.
+ * @returns {Element}
+ */
+function downloadButtons(name, version, formats, signal) {
+  const preparing = [];
+  const status = h("span", { className: "hint", "aria-live": "polite" });
+  const problem = h("div");
+  const buttons = formats.map(([format, label]) => {
+    const button = h("button", { type: "button", className: "quiet", "data-format": format,
+      "aria-label": `Download version ${version} as ${label}` }, label);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      problem.replaceChildren();
+      preparing.push(label);
+      status.textContent = preparingText(preparing);
+      let saved = null;
+      try {
+        const path = `/v1/models/${name}/versions/${version}/export?format=${format}`;
+        const { blob, filename } = await download(path, { signal });
+        saved = filename ?? `${name}-${version}`;
+        saveFile(blob, saved);
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        problem.replaceChildren(errorBox(`${label}: ${error.message}`));
+      } finally {
+        preparing.splice(preparing.indexOf(label), 1);
+        button.disabled = false;
+        status.textContent = preparingText(preparing) || (saved ? `Saved ${saved}.` : "");
+      }
+    });
+    return button;
+  });
+  return h("div", { className: "downloads" },
+    h("div", { className: "toolbar", role: "group", "aria-label": `Download version ${version}` },
+      h("span", { className: "hint" }, "Download"), buttons, status),
+    problem);
 }
 
 /** The list of models, with `notice` (an element) under its heading if given. */
@@ -89,9 +176,10 @@ function reshape(flat, shape) {
 
 /** One model's page, with `notice` (an element) under its heading if given. */
 async function renderModel(main, name, signal, notice = null) {
-  const [status, metadata] = await Promise.all([
+  const [status, metadata, document_] = await Promise.all([
     api(`/v1/models/${name}`, { signal }),
     api(`/v1/models/${name}/metadata`, { signal }),
+    openapiDocument(),
   ]);
   main.replaceChildren();
   const versions = status.model_version_status.map((entry) => entry.version);
@@ -129,8 +217,11 @@ async function renderModel(main, name, signal, notice = null) {
     h("button", { type: "submit" }, "Predict"),
     answer);
 
-  const canDelete = Boolean(token());
-  const deleteModel = canDelete ? deleteButton({
+  // Deleting and downloading need the token; the exports are the weights themselves, which
+  // stay behind it even under --public-predict.
+  const signedIn = Boolean(token());
+  const formats = exportFormats(document_);
+  const deleteModel = signedIn ? deleteButton({
     label: `model ${name}`, question: modelQuestion(name, versions), path: `/v1/models/${name}`,
     text: "Delete model", signal,
     onDeleted: (answer) => {
@@ -164,7 +255,8 @@ async function renderModel(main, name, signal, notice = null) {
         h("h3", {}, "Versions"),
         h("ul", { className: "versions" }, status.model_version_status.map((entry) =>
           h("li", { "data-version": entry.version }, h("span", {}, `version ${entry.version}: ${entry.state}`),
-            canDelete ? deleteVersion(entry.version) : null))),
+            signedIn ? deleteVersion(entry.version) : null,
+            signedIn ? downloadButtons(name, entry.version, formats, signal) : null))),
         about.hyperparameters ? h("details", {},
           h("summary", {}, "Hyperparameters of the latest version"),
           h("dl", { className: "summary" }, Object.entries(about.hyperparameters).flatMap(([key, value]) =>
