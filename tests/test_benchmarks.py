@@ -1,9 +1,12 @@
-"""The benchmark harness runs end to end on tiny budgets (`run_all.py --quick`)."""
+"""The benchmark harness runs end to end on tiny budgets (`run_all.py --quick`, and the
+serving and export benchmarks' own `--quick`)."""
 
 import os
 import re
 import subprocess
 import sys
+
+from evokt.search.formats import FORMATS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -52,3 +55,47 @@ def test_the_ray_scaling_benchmark_runs_simulated_workers_on_ray_and_locally():
         match = re.search(rf"^{engine}\s+{oracle}\s+2\s+4\s+(\S+\s+){{4}}(\d\.\d+)\s+",
                           result.stdout, re.MULTILINE)
         assert match and 0 < float(match.group(2)) <= 1.05, (engine, oracle, result.stdout)
+
+
+def test_the_serve_latency_benchmark_compares_infer_with_predict_on_one_service():
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "serve_latency.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for endpoint in ("evokt", r"naive model\.predict\(\)"):
+        assert re.search(rf"^{endpoint}\s+4\s+\d+\s+\d+\s+\d+\.\d+", out, re.MULTILINE), out
+    # The same 16 requests through each protocol, per case, none failed.
+    for rows in (1, 100):
+        for clients in (1, 4):
+            for protocol in (":predict", "/infer"):
+                assert re.search(rf"^{protocol}\s+{rows}\s+{clients}\s+16\s+0(\s+\d+\.\d+){{3}}$",
+                                 out, re.MULTILINE), (protocol, rows, clients, out)
+            assert re.search(rf"^/infer p50 / :predict p50 at {rows} row\(s\), {clients} "
+                             r"client\(s\): \d+\.\d+x$", out, re.MULTILINE), out
+    assert re.search(r"^goal \(/infer p50 within 1\.2x of :predict with 0 errors at 4 clients\): "
+                     r"(met|NOT met)$", out, re.MULTILINE), out
+
+
+def test_the_export_formats_benchmark_times_every_format_against_keras():
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "export_formats.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert out.startswith("threads: TensorFlow (SavedModel, Keras) 1 intra-op"), out
+    assert re.search(r"^== mlp on breast_cancer .* over 20 calls$", out, re.MULTILINE), out
+    # Export time, size and largest difference from Keras, then p50 and p95 (us)
+    # and the p50 against both ways of running the Keras model.
+    for export_format in FORMATS:
+        match = re.search(rf"^{export_format}\s+\d+\.\d+\s+[1-9]\d*\s+(\S+)(\s+\d+\.\d+){{2}}"
+                          r"(\s+\d+\.\d+x){2}$", out, re.MULTILINE)
+        assert match and float(match.group(1)) <= 1e-5, (export_format, out)
+    for baseline in (r"keras tf\.function", r"keras model\(x\)"):
+        assert re.search(rf"^{baseline}(\s+-){{3}}(\s+\d+\.\d+){{2}}(\s+\d+\.\d+x){{2}}$", out,
+                         re.MULTILINE), (baseline, out)
+    assert re.search(r"^goal \(onnxruntime and LiteRT p50 at or below Keras's faster way\): "
+                     r"(met|NOT met) \(onnxruntime \d+\.\d+x, LiteRT \d+\.\d+x\)$", out,
+                     re.MULTILINE), out
