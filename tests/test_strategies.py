@@ -13,6 +13,7 @@ from evokt import create_tuner
 from evokt.hypermodels import data
 from evokt.hypermodels import default_objective
 from evokt.hypermodels import hypermodel_for
+from evokt.oracles.tuner import EvoktTuner
 from evokt.search.errors import SpecError
 from evokt.search.observe import SearchObserver
 from evokt.search.spec import SearchSpec
@@ -119,10 +120,16 @@ def test_options_are_checked_by_type_and_range_naming_the_field(strategy, option
     assert message in str(raised.value)
 
 
+def tuner_parameters(strategy) -> dict:
+    """The keyword arguments of the tuner a strategy runs: its class's, and those of
+    `EvoktTuner` (which `create_tuner` always mixes in)."""
+    return {**inspect.signature(EvoktTuner.__init__).parameters,
+            **inspect.signature(strategy.tuner_class.__init__).parameters}
+
+
 def test_every_declared_option_is_a_keyword_the_tuner_takes():
     for strategy in STRATEGIES.values():
-        parameters = inspect.signature(strategy.tuner_class.__init__).parameters
-        assert set(strategy.option_names) <= set(parameters), strategy.name
+        assert set(strategy.option_names) <= set(tuner_parameters(strategy)), strategy.name
 
 
 def test_every_declared_default_is_the_tuners_own_default():
@@ -130,7 +137,7 @@ def test_every_declared_default_is_the_tuners_own_default():
     computes it (from `max_trials`, the population, the space: its signature
     says None) the declaration has no value, and says what it is in words."""
     for strategy in STRATEGIES.values():
-        parameters = inspect.signature(strategy.tuner_class.__init__).parameters
+        parameters = tuner_parameters(strategy)
         for option in strategy.options:
             assert option.default == parameters[option.name].default, (strategy.name,
                                                                         option.name)

@@ -134,3 +134,7 @@ GENETIC_HYPERBAND_POPULATION = 10
 DEFAULT_FACTOR = 3
 # Share of genetic-hyperband's new networks drawn at random once evolution started.
 DEFAULT_RANDOM_FRACTION = 0.2
+
+
+# The rules that stop hopeless trials early (`evokt.oracles.early_stopping`), by name.
+EARLY_STOPPING_RULES = ("median",)

@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 from keras_tuner.engine import trial as trial_module
 
+from evokt.oracles.pareto import metric_at_best_step
 from evokt.oracles.pareto import minimized
 
 # Standard errors a configuration's mean is lowered by (raised by, when lower
@@ -114,7 +115,7 @@ def group_by_configuration(
             firsts[original] = trial
         scores.setdefault(original, []).append(trial.score)
         if tie_break is not None and trial.metrics.exists(tie_break):
-            losses.setdefault(original, []).append(trial.metrics.get_last_value(tie_break))
+            losses.setdefault(original, []).append(metric_at_best_step(trial, tie_break))
     return [Configuration(trial, tuple(scores[trial_id]), tuple(losses.get(trial_id, ())))
             for trial_id, trial in firsts.items()]
 

@@ -75,6 +75,7 @@ from evokt.oracles.pareto import objectives_of
 from evokt.oracles.pareto import trial_fronts
 from evokt.oracles.space import Values
 from evokt.oracles.trials import has_score
+from evokt.oracles.trials import informs_search
 from evokt.oracles.trials import is_feasible
 
 TrialStatus = trial_module.TrialStatus
@@ -301,10 +302,10 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         return objectives_of(self.objective)
 
     def _usable_trials(self) -> list[trial_module.Trial]:
-        """Trials that ended `COMPLETED` with a finite score within the
-        constraints, oldest first (re-evaluations included)."""
+        """Trials that ended `COMPLETED` (or were stopped early) with a finite score
+        within the constraints, oldest first (re-evaluations included)."""
         return [self.trials[trial_id] for trial_id in self.end_order
-                if has_score(self.trials[trial_id])
+                if informs_search(self.trials[trial_id])
                 and is_feasible(self.trials[trial_id], self.constraints)
                 and (len(self.objectives) == 1
                      or objective_vector(self.trials[trial_id], self.objectives) is not None)]
@@ -347,7 +348,9 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         when too few qualify (never a re-evaluation, nor a completed trial
         over the constraints)."""
         if len(self.objectives) == 1:
-            ranked = [configuration.trial for configuration in self._ranking().ranked]
+            # A trial stopped early breeds, but is never recommended.
+            ranked = [configuration.trial for configuration in self._ranking().ranked
+                      if configuration.trial.status == TrialStatus.COMPLETED]
             listed = {trial.trial_id for trial in ranked}
             ranked += [trial for trial in self.trials.values()
                        if trial.trial_id not in listed and trial.trial_id not in self._reevaluations

@@ -190,7 +190,8 @@ class GreedySearch(EvoktTuner):
             1 turns re-evaluation off. Defaults to 3.
         reevaluation_share: Float in [0, 1), the largest share of the
             trials spent on re-evaluations. Defaults to 0.15.
-        **kwargs: Keyword arguments of `keras_tuner.Tuner`: `directory`,
+        **kwargs: `early_stopping` (see `evokt.oracles.tuner.EvoktTuner`), and
+            keyword arguments of `keras_tuner.Tuner`: `directory`,
             `project_name`, `overwrite`, `executions_per_trial`, ...
     """
 

@@ -20,9 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from keras_tuner.engine import trial as trial_module
+
 from evokt.oracles.estimate import Configuration
 from evokt.oracles.estimate import Ranking
 from evokt.oracles.pareto import minimized
+
+TrialStatus = trial_module.TrialStatus
 
 # Configurations considered for re-evaluation: the leader and this many
 # challengers.
@@ -57,7 +61,10 @@ def to_reevaluate(
         space_exhausted: Whether no untried configuration is left; the
             allowance is then spent without waiting.
     """
-    if max_evaluations < 2 or not ranking.ranked:
+    # A trial stopped early is no candidate: it was cut short for doing badly.
+    candidates = [configuration for configuration in ranking.ranked
+                  if configuration.trial.status == TrialStatus.COMPLETED]
+    if max_evaluations < 2 or not candidates:
         return None
     budget = max_trials or started + 1
     allowance = int(share * budget) - len(reevaluations)
@@ -71,10 +78,10 @@ def to_reevaluate(
     for reevaluation, original in reevaluations.items():
         if reevaluation in running:
             pending[original] = pending.get(original, 0) + 1
-    leader = ranking.ranked[0]
+    leader = candidates[0]
     leader_estimate = minimized(ranking.estimates[leader.trial.trial_id], direction)
     challengers = sorted(
-        ranking.ranked[1:],
+        candidates[1:],
         key=lambda configuration: minimized(ranking.optimistic[configuration.trial.trial_id],
                                             direction),
     )[:CHALLENGERS]

@@ -46,11 +46,21 @@ def has_score(trial: trial_module.Trial) -> bool:
     )
 
 
+def informs_search(trial: trial_module.Trial) -> bool:
+    """Whether a trial's score may guide the search: it completed, or it was stopped early
+    (`STOPPED`, scored by its best value before the stop), with a finite score."""
+    return (
+        trial.status in (trial_module.TrialStatus.COMPLETED, trial_module.TrialStatus.STOPPED)
+        and trial.score is not None
+        and math.isfinite(trial.score)
+    )
+
+
 def violations(trial: trial_module.Trial, constraints: Constraints) -> list[str]:
     """The constraints a trial breaks, in words ("params 120000 > 50000");
     a metric it did not record breaks its constraint."""
     return broken_constraints(
-        {metric: trial.metrics.get_last_value(metric)
+        {metric: pareto.metric_at_best_step(trial, metric)
          for metric in (constraints or {}) if trial.metrics.exists(metric)}, constraints)
 
 

@@ -11,6 +11,9 @@
   asked for (`get_best_models`, evokt's export).
 - With `keep_checkpoints=K`, only the best K trials' checkpoints and those
   still in use stay on disk (`evokt.oracles.retention`).
+- Every epoch's metrics are reported to the oracle as the epoch ends, and
+  with `early_stopping="median"` hopeless trials stop early
+  (`evokt.oracles.early_stopping`).
 
 `GeneticSearch` and `GreedySearch` are `EvoktTuner`s; `evokt_tuner()` makes
 one of any KerasTuner tuner (the CLI and the service run every strategy that
@@ -41,6 +44,10 @@ from evokt.oracles.cross_validation import fold_indices
 from evokt.oracles.cross_validation import mean_history
 from evokt.oracles.defaults import MAX_FOLDS
 from evokt.oracles.defaults import MEASURED_METRICS
+from evokt.oracles.early_stopping import MedianStopping
+from evokt.oracles.early_stopping import install_epoch_reports
+from evokt.oracles.early_stopping import report_epoch
+from evokt.oracles.early_stopping import stopping_rule
 from evokt.oracles.measures import ModelMeasures
 from evokt.oracles.pareto import objectives_of
 from evokt.oracles.pareto import pareto_front
@@ -80,11 +87,18 @@ class EvoktTuner(keras_tuner.Tuner):
             best is retrained from its configuration when its model is
             asked for. Defaults to None: keep every checkpoint, as
             KerasTuner does.
+        early_stopping: Optional stopping rule of trials that do worse than
+            the others at the same epoch: `"median"` (see
+            `evokt.oracles.early_stopping.MedianStopping`) or a rule object.
+            A stopped trial ends `STOPPED`, never recommended. Needs one
+            objective, `folds=1` and `executions_per_trial=1`. Defaults to
+            None: every trial trains all its epochs.
         **kwargs: Keyword arguments of `keras_tuner.Tuner`.
     """
 
     def __init__(self, *args: Any, constraints: Constraints = None, folds: int = 1,
-                 keep_checkpoints: int | None = None, **kwargs: Any):
+                 keep_checkpoints: int | None = None,
+                 early_stopping: str | MedianStopping | None = None, **kwargs: Any):
         if isinstance(folds, bool) or not isinstance(folds, int) or \
                 not 1 <= folds <= MAX_FOLDS:
             raise ValueError(f"`folds` must be an integer from 1 to {MAX_FOLDS}, got {folds!r}.")
@@ -102,11 +116,18 @@ class EvoktTuner(keras_tuner.Tuner):
         self._unmeasured: set[str] = set()
         # The data of the last `search`, for refitting with `folds` > 1.
         self._search_data: tuple[tuple, dict] | None = None
+        rule = stopping_rule(early_stopping)
         super().__init__(*args, **kwargs)
+        if rule is not None and (folds > 1 or self.executions_per_trial > 1
+                                 or len(objectives_of(self.oracle.objective)) > 1):
+            raise ValueError("`early_stopping` needs one objective, `folds=1` and "
+                             "`executions_per_trial=1`.")
         if _is_worker():
             # In place of KerasTuner's client: the chief's token, and the
             # trials' files through the chief (no shared file system needed).
             self.oracle = ChiefClient(self.oracle._oracle, self.project_dir)
+        else:
+            install_epoch_reports(self.oracle, rule)
 
     def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
         self.remember_search_data(*fit_args, **fit_kwargs)
@@ -125,6 +146,26 @@ class EvoktTuner(keras_tuner.Tuner):
         if self.folds == 1:
             return super().run_trial(trial, *args, **kwargs)
         return self._cross_validate(trial, *args, **kwargs)
+
+    def on_epoch_end(self, trial: trial_module.Trial, model: keras.Model, epoch: int,
+                     logs: dict | None = None) -> None:
+        """Reports the epoch's metrics to the oracle (see `report_epoch`), and stops
+        training when the oracle stops the trial (it then ends it `STOPPED`).
+
+        Not with cross-validation or several executions per trial: their
+        metrics are means, known at the end.
+        """
+        super().on_epoch_end(trial, model, epoch, logs=logs)
+        if self.folds == 1 and self.executions_per_trial == 1 and report_epoch(
+                self.oracle, trial.trial_id, epoch, logs):
+            model.stop_training = True
+
+    def _run_and_update_trial(self, trial: trial_module.Trial, *args: Any, **kwargs: Any) -> None:
+        with warnings.catch_warnings():
+            # With the epochs reported, KerasTuner skips its own report at the
+            # end, warning as if user code had reported them.
+            warnings.filterwarnings("ignore", "The use case of calling", DeprecationWarning)
+            super()._run_and_update_trial(trial, *args, **kwargs)
 
     def _required_measures(self) -> set[str]:
         """The measured metrics this search cannot do without: its objectives
