@@ -56,6 +56,12 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     # The Ray cluster every search's workers run on (as `ray.init` takes it:
     # auto, HOST:PORT, ray://HOST:10001, local); empty runs them as local processes.
     "RAY_ADDRESS": (str, ""),
+    # The folder every search writes its TensorBoard logs under, in a folder
+    # named by its id; empty writes none.
+    "TENSORBOARD_DIR": (str, ""),
+    # The MLflow tracking URI every search is logged to (needs evokt[mlflow]);
+    # empty logs none.
+    "MLFLOW_TRACKING_URI": (str, ""),
     # Model versions a web worker keeps loaded; the least recently used goes first.
     "MODEL_CACHE_SIZE": (int, 8),
     # Whether a web worker loads the latest version of every model as it

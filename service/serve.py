@@ -31,6 +31,7 @@ from evokt.service.layout import remove_leftovers
 from evokt.service.locks import hold_lock
 from evokt.service.recovery import check_store
 from evokt.service.store import JobStore
+from evokt.service.tracking import check_tracking
 from evokt.supervisor import RestartBudget
 from evokt.supervisor import Supervisor
 from evokt.supervisor import describe_exit
@@ -147,6 +148,7 @@ def serve(options: ServeOptions, announce=print) -> int:
     lock = hold_lock(layout.serve_lock, f"the data directory {layout.root}")
     try:
         settings = config.from_environment(os.environ)
+        check_tracking(settings)
         _, token_source = resolve_token(settings.get("API_TOKEN"), layout.token_file)
         check_store(layout.root)  # a damaged store is refused in one line, saying what to do
         store = JobStore(layout.root)  # creates the schema once, before any worker starts

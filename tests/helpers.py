@@ -39,15 +39,35 @@ def evokt(*args, cwd=None, timeout=300, env=None) -> subprocess.CompletedProcess
     )
 
 
-def trial_statuses(project_dir) -> dict[str, tuple]:
-    """trial id -> (status, score, values as JSON) of a KerasTuner project on disk."""
-    statuses = {}
+def saved_trials(project_dir) -> list[dict]:
+    """Each trial.json of a KerasTuner project on disk, by trial folder."""
+    trials = []
     for name in sorted(os.listdir(project_dir)):
         path = os.path.join(project_dir, name, "trial.json")
         if name.startswith("trial_") and os.path.exists(path):
             with open(path) as file:
-                trial = json.load(file)
-            statuses[trial["trial_id"]] = (
-                trial["status"], trial["score"],
-                json.dumps(trial["hyperparameters"]["values"], sort_keys=True))
-    return statuses
+                trials.append(json.load(file))
+    return trials
+
+
+def trial_statuses(project_dir) -> dict[str, tuple]:
+    """trial id -> (status, score, values as JSON) of a KerasTuner project on disk."""
+    return {trial["trial_id"]: (trial["status"], trial["score"],
+                                json.dumps(trial["hyperparameters"]["values"], sort_keys=True))
+            for trial in saved_trials(project_dir)}
+
+
+def epoch_histories(project_dir, metric: str = "val_accuracy") -> dict[str, list]:
+    """trial id -> [(epoch, [values])] of `metric`, as each trial.json on disk holds it."""
+    return {trial["trial_id"]: [
+        (observation["step"], observation["value"]) for observation in
+        trial["metrics"]["metrics"].get(metric, {}).get("observations", [])]
+        for trial in saved_trials(project_dir)}
+
+
+def assert_every_epoch_once(project_dir, epochs: int) -> None:
+    """Every trial recorded each of its `epochs` epochs once: one value per epoch, none
+    averaged with a run cut short."""
+    for trial_id, history in epoch_histories(project_dir).items():
+        assert [step for step, _ in history] == list(range(epochs)), (trial_id, history)
+        assert all(len(values) == 1 for _, values in history), (trial_id, history)

@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import pytest
 from helpers import EVOKT
+from helpers import assert_every_epoch_once
+from helpers import epoch_histories
 from helpers import evokt
 from helpers import iris_rows
 from helpers import trial_statuses
@@ -73,7 +75,7 @@ def test_a_search_killed_mid_trial_resumes_to_exactly_max_trials(tmp_path):
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    before = trial_statuses(project)
+    before, histories = trial_statuses(project), epoch_histories(project)
 
     incomplete = evokt("search", "--project-dir", str(project), "--output", str(output))
     assert incomplete.returncode == 2 and "pass --resume" in incomplete.stderr
@@ -87,6 +89,9 @@ def test_a_search_killed_mid_trial_resumes_to_exactly_max_trials(tmp_path):
     for trial_id, (status, score, values) in before.items():
         if status == "COMPLETED":
             assert after[trial_id] == (status, score, values)
+            assert epoch_histories(project)[trial_id] == histories[trial_id]
+    # The killed trial's partial history was replaced by its re-run's, not averaged with it.
+    assert_every_epoch_once(project, 3)
     assert (output / "model.keras").exists()
 
 

@@ -9,6 +9,7 @@ import time
 import keras
 import pytest
 from helpers import EVOKT
+from helpers import assert_every_epoch_once
 from helpers import trial_statuses
 
 from evokt.search.distributed import free_port
@@ -59,6 +60,8 @@ def test_local_workers_finish_a_genetic_search_and_the_chief_exports_the_best(tm
     token = (project / "chief.token").read_text().strip()
     assert all(env["EVOKT_CHIEF_TOKEN"] == token for env, _ in seen.values())
     assert_complete_without_duplicates(project, 6)
+    # Each epoch went to the chief's oracle over gRPC as it ended.
+    assert_every_epoch_once(project, 3)
     # Both workers trained trials (each saves its own tuner state); trials of
     # several seconds leave neither worker without one.
     assert (project / "worker0.json").exists() and (project / "worker1.json").exists()
@@ -102,4 +105,6 @@ def test_a_worker_killed_mid_trial_does_not_stop_the_search(tmp_path):
             if process.poll() is None:
                 process.kill()
     assert_complete_without_duplicates(project, 5)
+    # The killed worker's trial, trained again elsewhere, holds its second run's epochs only.
+    assert_every_epoch_once(project, 3)
     assert (output / "model.keras").exists()

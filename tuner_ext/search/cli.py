@@ -23,6 +23,7 @@ from typing import Any
 
 from evokt.hypermodels.errors import EvoktError
 from evokt.hypermodels.tasks import TASKS
+from evokt.oracles.defaults import EARLY_STOPPING_RULES
 from evokt.search.errors import SearchFailedError
 from evokt.search.formats import FORMATS
 from evokt.search.layout import BEST_FILE
@@ -117,6 +118,9 @@ def add_search_parser(commands: argparse._SubParsersAction) -> None:
         "time (genetic, greedy, genetic-hyperband); a local worker that dies is "
         "replaced at once",
     )
+    tracking = search.add_argument_group("tracking")
+    _add_setting(tracking, SETTING["tensorboard"])
+    _add_setting(tracking, SETTING["mlflow"])
     files = search.add_argument_group("files")
     files.add_argument(
         "--project-dir", default="evokt-search", metavar="DIR",
@@ -180,7 +184,7 @@ def _add_setting(group: argparse._ArgumentGroup, setting: Setting, more_help: st
 
 def _add_strategy_arguments(model: argparse._ArgumentGroup) -> None:
     for setting in SETTINGS:
-        if setting.name not in ("workers", "worker_resources"):
+        if setting.name not in ("workers", "worker_resources", "tensorboard", "mlflow"):
             _add_setting(model, setting)
     model.add_argument(
         "--objective",
@@ -198,6 +202,12 @@ def _add_strategy_arguments(model: argparse._ArgumentGroup) -> None:
         metavar="KEY=VALUE",
         help="strategy option, VALUE as JSON (repeatable), e.g. population_size=8, "
         "crossover_prob=0.5, num_initial_points=5",
+    )
+    model.add_argument(
+        "--early-stopping", choices=EARLY_STOPPING_RULES, metavar="RULE",
+        help="stop trials that do worse than the others at the same epoch: median (a trial "
+        "whose best value so far is worse than the median of the completed trials at that "
+        "epoch, after 3 epochs and 5 completed trials); genetic, greedy, random, bayesian",
     )
     model.add_argument(
         "--initial-hps",
@@ -317,6 +327,8 @@ def spec_from_args(args: argparse.Namespace) -> SearchSpec:
         options["initial_hps"] = _load_initial_hps(args.initial_hps)
     if args.trial_timeout is not None:
         options["trial_timeout"] = args.trial_timeout
+    if args.early_stopping is not None:
+        options["early_stopping"] = args.early_stopping
     if args.target and not args.csv:
         raise UsageError("--target goes with --csv")
     dataset = args.dataset
@@ -362,6 +374,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     spec = prepare_project(
         None if args.resume else spec_from_args(args), args.project_dir, args.resume
     )
+    _check_extras(spec, args.export_format)
     dataset = spec.load_data()
     if spec.oracle_options.get("initial_hps"):
         # Their check builds the hypermodel's space, with Keras.
@@ -384,7 +397,7 @@ def run_search_command(args: argparse.Namespace) -> int:
         with ProgressDisplay(constraints=spec.constraints) as display:
             outcome = run_prepared_search(
                 spec, dataset, args.project_dir, args.output, observer=display,
-                distribution=distribution,
+                distribution=distribution, export_formats=args.export_format,
             )
     except KeyboardInterrupt:
         print(
@@ -406,8 +419,23 @@ def run_search_command(args: argparse.Namespace) -> int:
         f"description in {os.path.join(args.output, BEST_FILE)}",
         highlight=False,
     )
-    export_formats(args.output, args.export_format)
+    for exported in outcome.exports:
+        _print_export(exported)
     return 0
+
+
+def _check_extras(spec: SearchSpec, export_formats: Sequence[str]) -> None:
+    """Refuses, before the search, what needs a package of an extra that is missing."""
+    from evokt.search.formats import missing_package
+    from evokt.search.tracking import mlflow_installed
+
+    if spec.mlflow is not None and not mlflow_installed():
+        raise UsageError("--mlflow needs mlflow: pip install 'evokt[mlflow]'")
+    for export_format in export_formats:
+        missing = missing_package(export_format)
+        if missing is not None:
+            raise UsageError(f"--export-format {export_format} needs {missing}: pip install "
+                             "'evokt[export]'")
 
 
 def _distribution(args: argparse.Namespace, spec: SearchSpec):
@@ -440,6 +468,7 @@ def run_summary_command(args: argparse.Namespace) -> int:
     _import_tensorflow_quietly()
     from rich.console import Console
 
+    from evokt.oracles.early_stopping import stopped_epoch
     from evokt.oracles.trials import has_score
     from evokt.oracles.trials import is_feasible
     from evokt.oracles.trials import violations
@@ -479,6 +508,12 @@ def run_summary_command(args: argparse.Namespace) -> int:
                       "left out: " + "; ".join(
                           f"{trial.trial_id} ({', '.join(violations(trial, spec.constraints))})"
                           for trial in infeasible[:10]), highlight=False)
+    stopped = [trial for trial in trials if stopped_epoch(trial) is not None]
+    if stopped:
+        console.print(f"{len(stopped)} trials stopped early (never recommended): " + "; ".join(
+            f"{trial.trial_id} stopped at epoch {stopped_epoch(trial) + 1} of {spec.epochs}"
+            for trial in stopped[:10]) + ("; ..." if len(stopped) > 10 else ""),
+            highlight=False)
     return 0
 
 
@@ -524,23 +559,6 @@ def _print_export(exported) -> None:
     print(f"Wrote {exported.path} ({exported.format}, {exported.size_bytes:,} bytes, "
           f"{exported.seconds:.1f} s); its outputs match the Keras model's within "
           f"{exported.max_difference:.1g} on 100 sample rows")
-
-
-def export_formats(model_dir: str, formats: Sequence[str]) -> None:
-    """Writes the model in `model_dir` in each of `formats`, beside it (`--export-format`).
-
-    Args:
-        model_dir: A search's --output.
-        formats: Formats of `evokt.search.formats.FORMATS`.
-    """
-    from evokt.search.formats import FILE_NAMES
-
-    name = as_name(os.path.basename(os.path.abspath(model_dir)))
-    for export_format in dict.fromkeys(formats):
-        if export_format == "keras":
-            continue
-        _print_export(_export(os.path.join(model_dir, MODEL_FILE), export_format,
-                              os.path.join(model_dir, FILE_NAMES[export_format]), name, 1))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,7 @@ never leaves the chief). What evokt adds:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import shutil
@@ -289,12 +290,22 @@ class ChiefWatcher:
         self.observer = observer
         self._seen_started = len(oracle.start_order)
         self._seen_ended = len(oracle.end_order)
+        # (trial id, epoch, metrics) of the epochs workers reported, on gRPC's threads.
+        self._epochs: collections.deque[tuple[str, int, dict]] = collections.deque()
+        reports = getattr(oracle, "epoch_reports", None)
+        if observer is not None and reports is not None:
+            reports.add_listener(lambda trial, epoch, metrics: self._epochs.append(
+                (trial.trial_id, epoch, metrics)))
 
     def poll(self) -> None:
         started, ended = list(self.oracle.start_order), list(self.oracle.end_order)
         if self.observer is not None:
             for trial_id in started[self._seen_started:]:
                 self.observer.trial_started(self.oracle, self.oracle.trials[trial_id])
+            while self._epochs:
+                trial_id, epoch, metrics = self._epochs.popleft()
+                self.observer.epoch_ended(self.oracle, self.oracle.trials[trial_id], epoch,
+                                          metrics)
             for trial_id in ended[self._seen_ended:]:
                 self.observer.trial_ended(self.oracle, self.oracle.trials[trial_id])
         self._seen_started, self._seen_ended = len(started), len(ended)

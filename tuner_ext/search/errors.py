@@ -1,5 +1,5 @@
 """The errors of running a search: bad options, nothing to export, a failed search,
-a full disk."""
+a tracker that cannot log, a full disk."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ class NoCompletedTrialError(EvoktError):
 
 class SearchFailedError(EvoktError):
     """KerasTuner stopped the search: too many trials failed in a row."""
+
+
+class TrackingError(EvoktError):
+    """A tracker (TensorBoard, MLflow) cannot log the search: its package is
+    missing or its store refuses; the message says which."""
 
 
 class DiskFullError(EvoktError):

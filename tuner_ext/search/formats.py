@@ -21,6 +21,7 @@ Two conversions need help, both exact:
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -28,17 +29,22 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from evokt.hypermodels.errors import EvoktError
+from evokt.search.layout import MODEL_FILE
+from evokt.search.names import as_name
 
 FORMATS = ("saved_model", "onnx", "litert", "keras")
 # The file (or folder) name of each format, as `evokt export` and the service write it.
 FILE_NAMES = {"saved_model": "saved_model", "onnx": "model.onnx", "litert": "model.tflite",
               "keras": "model.keras"}
+# The packages of the `export` extra each format needs (TensorFlow does the others).
+EXTRA_PACKAGES = {"onnx": ("tf2onnx", "onnx", "onnxruntime"), "litert": ("ai_edge_litert",)}
 INPUT_NAME = "inputs"
 OUTPUT_NAME = "output_0"
 SIGNATURE = "serving_default"
@@ -154,6 +160,33 @@ def export_model(model_file: str, export_format: str, output: str, *, name: str 
         shutil.rmtree(scratch, ignore_errors=True)
     return Exported(export_format, target, time.perf_counter() - started, _size(target),
                     difference)
+
+
+def export_beside(model_dir: str, formats: Sequence[str]) -> list[Exported]:
+    """Writes the model of a search's output folder in each of `formats`, beside its
+    `model.keras` (`evokt search --export-format`), named after the folder.
+
+    Args:
+        model_dir: The search's output folder.
+        formats: Formats of `FORMATS`; `keras` is already there.
+
+    Raises:
+        ExportError: As `export_model`.
+    """
+    name = as_name(os.path.basename(os.path.abspath(model_dir)))
+    return [export_model(os.path.join(model_dir, MODEL_FILE), export_format,
+                         os.path.join(model_dir, FILE_NAMES[export_format]), name=name)
+            for export_format in dict.fromkeys(formats) if export_format != "keras"]
+
+
+def missing_package(export_format: str) -> str | None:
+    """The first package `export_format` needs that is not installed, if any.
+
+    Args:
+        export_format: One of `FORMATS`.
+    """
+    return next((package for package in EXTRA_PACKAGES.get(export_format, ())
+                 if importlib.util.find_spec(package) is None), None)
 
 
 def load_runner(export_format: str, path: str) -> Callable[[np.ndarray], np.ndarray]:

@@ -16,3 +16,6 @@ WORKERS_FILE = "workers.json"
 # The name the chief serves the search's data file under, to workers whose
 # machine lacks it (see `evokt.chief.files`).
 DATA_NAME = "data"
+# In the project directory of a search logged to MLflow: the ids of its parent
+# run and of each trial's run, so a resumed search adds to them.
+MLFLOW_RUNS_FILE = "mlflow.json"

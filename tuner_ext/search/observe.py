@@ -3,7 +3,9 @@
 KerasTuner calls `Tuner.on_trial_begin` and `on_trial_end` around every
 trial, whatever the oracle; `observed()` makes a subclass of a tuner class
 that also tells a `SearchObserver`, so the CLI's progress bar and the
-service's job store see every strategy the same way.
+service's job store see every strategy the same way. Each epoch an evokt
+tuner reports reaches the observer from the oracle (see
+`evokt.oracles.early_stopping`).
 
 The subclass also stops the search when the disk is full: KerasTuner would
 record a trial whose checkpoint could not be written as failed and go on to
@@ -15,6 +17,7 @@ state, so a resumed search runs it again.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import keras_tuner
@@ -33,8 +36,23 @@ class SearchObserver:
     def trial_started(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
         """Called when a trial starts training; raising `DiskFullError` stops the search."""
 
+    def epoch_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial, epoch: int,
+                    metrics: dict[str, float]) -> None:
+        """Called when the oracle has recorded a trial's metrics of one epoch (and decided
+        whether the trial stops early: `trial.status` is then `STOPPED`).
+
+        Args:
+            oracle: The search's oracle (the chief's, for a distributed search).
+            trial: The oracle's trial, its history (`trial.metrics`) up to `epoch`.
+            epoch: The epoch, from 0 (a promoted trial's continue its parent's).
+            metrics: What was reported for it.
+        """
+
     def trial_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
         """Called when the oracle has recorded a trial's end."""
+
+    def search_ended(self, oracle: keras_tuner.Oracle) -> None:
+        """Called once when every trial has ended (not when the search stops with an error)."""
 
 
 class _DiskFullInTrial(DiskFullError, keras_tuner.errors.FatalError):
@@ -59,6 +77,9 @@ def observed(tuner_class: type[keras_tuner.Tuner]) -> type[keras_tuner.Tuner]:
         def __init__(self, *args: Any, observer: SearchObserver, **kwargs: Any):
             self.observer = observer
             super().__init__(*args, **kwargs)
+            reports = getattr(self.oracle, "epoch_reports", None)
+            if reports is not None:
+                reports.add_listener(functools.partial(observer.epoch_ended, self.oracle))
 
         def on_search_begin(self) -> None:
             super().on_search_begin()
@@ -87,3 +108,35 @@ def observed(tuner_class: type[keras_tuner.Tuner]) -> type[keras_tuner.Tuner]:
 
     Observed.__name__ = Observed.__qualname__ = f"Observed{tuner_class.__name__}"
     return Observed
+
+
+class ObserverGroup(SearchObserver):
+    """Several observers as one: each hook tells each of them, in order.
+
+    Args:
+        observers: The observers; None entries are left out.
+    """
+
+    def __init__(self, observers: Sequence[SearchObserver | None]):
+        self.observers = [observer for observer in observers if observer is not None]
+
+    def search_started(self, oracle: keras_tuner.Oracle) -> None:
+        for observer in self.observers:
+            observer.search_started(oracle)
+
+    def trial_started(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
+        for observer in self.observers:
+            observer.trial_started(oracle, trial)
+
+    def epoch_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial, epoch: int,
+                    metrics: dict[str, float]) -> None:
+        for observer in self.observers:
+            observer.epoch_ended(oracle, trial, epoch, metrics)
+
+    def trial_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
+        for observer in self.observers:
+            observer.trial_ended(oracle, trial)
+
+    def search_ended(self, oracle: keras_tuner.Oracle) -> None:
+        for observer in self.observers:
+            observer.search_ended(oracle)

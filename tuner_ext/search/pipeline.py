@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 
 import keras
 import keras_tuner
@@ -30,13 +32,18 @@ from evokt.search.distributed import run_chief
 from evokt.search.errors import SearchFailedError
 from evokt.search.errors import SpecError
 from evokt.search.export import export_best
+from evokt.search.formats import Exported
+from evokt.search.formats import export_beside
 from evokt.search.layout import SPEC_FILE
+from evokt.search.names import as_name
+from evokt.search.observe import ObserverGroup
 from evokt.search.observe import SearchObserver
 from evokt.search.resources import parse_resources
 from evokt.search.spec import SearchSpec
 from evokt.search.spec import parse_objective
 from evokt.search.spec import prepare_project
 from evokt.search.strategies import create_tuner
+from evokt.search.tracking import trackers
 
 # How KerasTuner's error for too many failed trials in a row begins.
 _CONSECUTIVE_FAILURES = "Number of consecutive failures"
@@ -50,11 +57,13 @@ class SearchOutcome:
         tuner: The tuner, for `get_best_models()` and its oracle.
         dataset: The data it ran on.
         best: The contents of `best.json`.
+        exports: The other formats written beside `model.keras`.
     """
 
     tuner: keras_tuner.Tuner
     dataset: Dataset
     best: dict
+    exports: list[Exported] = field(default_factory=list)
 
 
 def objective_for(spec: SearchSpec, task: str) -> keras_tuner.Objective | list:
@@ -82,6 +91,7 @@ def run_search(
     resume: bool = False,
     observer: SearchObserver | None = None,
     distribution: Distribution | None = None,
+    name: str | None = None,
 ) -> SearchOutcome:
     """Runs (or resumes) a search and exports its best model.
 
@@ -92,6 +102,7 @@ def run_search(
         resume: Continue the search saved in `project_dir`.
         observer: Optional `SearchObserver` for progress.
         distribution: Optional chief settings, see `run_prepared_search`.
+        name: What trackers call the search, see `run_prepared_search`.
 
     Raises:
         SpecError: Bad options or project directory.
@@ -99,10 +110,12 @@ def run_search(
         evokt.search.errors.NoCompletedTrialError: No trial completed.
         evokt.search.errors.SearchFailedError: Too many trials failed in
             a row.
+        evokt.search.errors.TrackingError: A tracker the spec asks for
+            cannot log.
     """
     spec = prepare_project(spec, project_dir, resume)
     return run_prepared_search(
-        spec, spec.load_data(), project_dir, output_dir, observer, distribution
+        spec, spec.load_data(), project_dir, output_dir, observer, distribution, name=name
     )
 
 
@@ -155,6 +168,8 @@ def run_prepared_search(
     output_dir: str,
     observer: SearchObserver | None = None,
     distribution: Distribution | None = None,
+    export_formats: Sequence[str] = (),
+    name: str | None = None,
 ) -> SearchOutcome:
     """`run_search` after `prepare_project` and `SearchSpec.load_data`.
 
@@ -165,6 +180,10 @@ def run_prepared_search(
         distribution: Run as the chief of workers. Defaults to local workers
             on 127.0.0.1 when `spec.workers` > 1, else a single process;
             the spec's `worker_resources` apply where it gives none.
+        export_formats: Formats (`evokt.search.formats.FORMATS`) to write
+            beside `model.keras`, before trackers log the output.
+        name: What trackers call the search (MLflow's parent run); default:
+            the output folder's name.
     """
     if distribution is None and spec.workers > 1:
         distribution = Distribution(local_workers=spec.workers)
@@ -172,6 +191,9 @@ def run_prepared_search(
             and spec.worker_resources is not None:
         distribution = dataclasses.replace(
             distribution, worker_resources=parse_resources(spec.worker_resources))
+    observer = ObserverGroup([observer, *trackers(
+        spec, dataset.task, project_dir, output_dir,
+        name or as_name(os.path.basename(os.path.abspath(output_dir))))])
     if distribution is None:
         tuner = build_tuner(spec, dataset, project_dir, observer)
         _save_spec(spec, tuner, project_dir)
@@ -190,6 +212,8 @@ def run_prepared_search(
         try:
             tuner = build_tuner(spec, dataset, project_dir)
             _save_spec(spec, tuner, project_dir)
+            # KerasTuner's `on_search_begin` runs on workers only.
+            observer.search_started(tuner.oracle)
             run_chief(tuner, distribution, os.path.abspath(project_dir), observer,
                       data_path=spec.csv or spec.npz)
             args, kwargs = fit_arguments(spec, dataset)
@@ -198,7 +222,9 @@ def run_prepared_search(
             for name in cluster:
                 os.environ.pop(name, None)
     best = export_best(tuner, dataset, spec, output_dir)
-    return SearchOutcome(tuner=tuner, dataset=dataset, best=best)
+    exports = export_beside(output_dir, export_formats)
+    observer.search_ended(tuner.oracle)
+    return SearchOutcome(tuner=tuner, dataset=dataset, best=best, exports=exports)
 
 
 def _failure_summary(error: RuntimeError) -> str:

@@ -20,6 +20,7 @@ from rich.progress import TimeElapsedColumn
 from rich.progress import TimeRemainingColumn
 
 from evokt.oracles.constraints import Constraints
+from evokt.oracles.early_stopping import stopped_epoch
 from evokt.oracles.pareto import objective_value
 from evokt.oracles.pareto import objectives_of
 from evokt.oracles.trials import best_scored_trial
@@ -94,10 +95,12 @@ class ProgressDisplay(SearchObserver):
         self._progress.update(self._task, completed=used, best=best)
         if not self.console.is_terminal:
             first = objectives_of(oracle.objective)[0]
+            stopped = stopped_epoch(trial)
             score = (
                 f"{first.name} {objective_value(trial, first):.4f}"
                 if has_score(trial)
-                else trial.status
+                else trial.status if stopped is None
+                else f"stopped at epoch {stopped + 1} ({first.name} {trial.score:.4f})"
             )
             elapsed = time.monotonic() - self._started
             self.console.print(

@@ -98,6 +98,14 @@ SETTINGS: tuple[Setting, ...] = (
             "still in use (running, continued by a promotion, re-evaluated), deleting the others "
             "as trials end", default_text="all", minimum=1, maximum=MAX_TRIALS_LIMIT,
             metavar="K", nullable=True),
+    Setting("tensorboard", "string", "write TensorBoard logs into DIR: each trial's metrics "
+            "per epoch in DIR/<trial id>/, and the HParams plugin's summary that compares the "
+            "trials (the service: set by EVOKT_TENSORBOARD_DIR, not by a request)",
+            metavar="DIR", nullable=True),
+    Setting("mlflow", "string", "log the search to this MLflow tracking URI: a parent run, a "
+            "child run per trial with its hyperparameters and metrics per epoch, the exported "
+            "model (needs evokt[mlflow]; the service: set by EVOKT_MLFLOW_TRACKING_URI, not by "
+            "a request)", metavar="URI", nullable=True),
 )
 SETTING = by_name(SETTINGS)
 
@@ -173,6 +181,11 @@ class SearchSpec:
         keep_checkpoints: Keep only the best K trials' checkpoints, and
             those still in use (see `evokt.oracles.retention`); None keeps
             all.
+        tensorboard: A folder for TensorBoard logs of every trial, HParams
+            included (see `evokt.search.tracking_tensorboard`); None logs
+            none.
+        mlflow: An MLflow tracking URI to log the search to (see
+            `evokt.search.tracking_mlflow`); None logs none.
 
     Raises:
         SpecError: A field is invalid; the message names it.
@@ -199,6 +212,8 @@ class SearchSpec:
     folds: int = SETTING["folds"].default
     pick: str | None = None
     keep_checkpoints: int | None = None
+    tensorboard: str | None = None
+    mlflow: str | None = None
 
     def __post_init__(self) -> None:
         sources = [name for name in ("dataset", "csv", "npz") if getattr(self, name)]
@@ -218,6 +233,8 @@ class SearchSpec:
             raise SpecError(f"task: must be {' or '.join(TASKS)}, got {self.task!r}")
         for setting in SETTINGS:
             setting.check(getattr(self, setting.name))
+        # Absolute, so a resumed search logs where it started from any directory.
+        self.tensorboard = os.path.abspath(self.tensorboard) if self.tensorboard else None
         if self.max_epochs_budget is not None:
             if self.oracle not in EPOCH_BUDGETED:
                 raise SpecError(
@@ -233,6 +250,10 @@ class SearchSpec:
             raise SpecError(f"folds: {self.oracle} trains trials for varying epochs and resumes "
                             "them from checkpoints; cross-validate with another oracle")
         check_options(self.oracle, self.oracle_options, self.max_trials)
+        if self.oracle_options.get("early_stopping") is not None and (
+                len(self.objective_names) > 1 or self.folds > 1):
+            raise SpecError("oracle_options.early_stopping: compares one objective epoch by "
+                            "epoch; not with several objectives or folds")
         if self.worker_resources is not None:
             parse_resources(self.worker_resources)
 

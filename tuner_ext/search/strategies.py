@@ -24,6 +24,7 @@ from evokt.oracles.defaults import DEFAULT_MAX_MUTATIONS
 from evokt.oracles.defaults import DEFAULT_MUTATION_SCALE
 from evokt.oracles.defaults import DEFAULT_RANDOM_FRACTION
 from evokt.oracles.defaults import DEFAULT_REEVALUATION_SHARE
+from evokt.oracles.defaults import EARLY_STOPPING_RULES
 from evokt.oracles.defaults import GENETIC_HYPERBAND_POPULATION
 from evokt.oracles.defaults import default_population_size
 from evokt.oracles.defaults import tournament_sizes
@@ -51,6 +52,12 @@ _TUNE_NEW = Setting("tune_new_entries", "bool",
 _ALLOW_NEW = Setting("allow_new_entries", "bool",
                      "whether the hypermodel may add hyperparameters", default=True)
 _KERAS_TUNER_OPTIONS = (_TUNE_NEW, _ALLOW_NEW, _RETRIES, _FAILURES)
+# Each epoch is reported to the oracle; this rule stops the hopeless trials (one objective).
+_EARLY_STOPPING = Setting(
+    "early_stopping", "choice", "stop a trial whose best value so far is worse than the "
+    "median of the completed trials' values at the same epoch, after 3 epochs and 5 completed "
+    "trials; it ends STOPPED and is never recommended", choices=EARLY_STOPPING_RULES,
+    default_text="none (every trial trains all its epochs)", nullable=True)
 _EVOLUTION_OPTIONS = (
     Setting("mutation_scale", "float",
             "numerical mutation step, in KerasTuner's `value_to_prob` space (respects `log` "
@@ -150,6 +157,7 @@ STRATEGIES: dict[str, Strategy] = {
                         "tied configurations mix)", default=DEFAULT_CROSSOVER_PROB,
                         minimum=0, maximum=1),
                 *_GUIDANCE_OPTIONS,
+                _EARLY_STOPPING,
                 *_EVOLUTION_OPTIONS,
             ),
             check_together=_tournament_check(default_population_size),
@@ -164,10 +172,12 @@ STRATEGIES: dict[str, Strategy] = {
                 Setting("max_mutations", "int", "the most hyperparameters one step changes",
                         default=DEFAULT_MAX_MUTATIONS, minimum=1, maximum=100),
                 *_GUIDANCE_OPTIONS,
+                _EARLY_STOPPING,
                 *_EVOLUTION_OPTIONS,
             ),
         ),
-        Strategy("random", "keras_tuner:RandomSearch", "random search (KerasTuner)"),
+        Strategy("random", "keras_tuner:RandomSearch", "random search (KerasTuner)",
+                 options=(_EARLY_STOPPING, *_KERAS_TUNER_OPTIONS)),
         Strategy(
             "bayesian",
             "keras_tuner:BayesianOptimization",
@@ -180,6 +190,7 @@ STRATEGIES: dict[str, Strategy] = {
                         default=0.0001, minimum=0, maximum=1, exclusive_minimum=True),
                 Setting("beta", "float", "exploration weight of the acquisition",
                         default=2.6, minimum=0, maximum=100),
+                _EARLY_STOPPING,
                 *_KERAS_TUNER_OPTIONS,
             ),
         ),
