@@ -196,6 +196,23 @@ SCHEMAS: dict[str, Any] = {
         "metrics": {"type": ["object", "null"], "description": "Every metric the trial "
                     "recorded, at its best epoch: training's and params, latency_ms, model_bytes",
                     "additionalProperties": NULLABLE_NUMBER},
+        "epochs_done": {"type": "integer", "minimum": 0, "description": "The epochs its "
+                        "model has trained so far (a promoted trial's parent's included)"},
+        "stopped_epoch": {"type": ["integer", "null"], "minimum": 0, "description": "For a "
+                          "trial stopped early (status STOPPED), its last epoch, from 0 (2 for "
+                          "\"stopped at epoch 3 of 20\"); else null"},
+        "history": {"type": "object", "description": "Only with `?history=true`: each metric's "
+                    "value at every epoch from 0, null where the epoch lacks it",
+                    "additionalProperties": {"type": "array", "items": NULLABLE_NUMBER}},
+    }, required=False) | {"required": ["trial_id", "reevaluates", "status", "score",
+                                       "hyperparameters", "message", "ended", "metrics",
+                                       "epochs_done", "stopped_epoch"]},
+    "EpochEvent": _object({
+        "trial_id": {"type": "string"},
+        "epoch": {"type": "integer", "minimum": 0, "description": "The epoch, from 0"},
+        "metrics": {"type": "object", "additionalProperties": NULLABLE_NUMBER},
+        "status": {"type": "string", "description": "The trial's status then: RUNNING, or "
+                   "STOPPED when it was stopped early after this epoch"},
     }),
     "ParetoFront": _object({
         "objectives": {"type": "array", "items": OBJECTIVE},
@@ -368,10 +385,13 @@ PATHS: dict[str, Any] = {
             parameters=[_path_parameter("search_id")]),
     },
     "/v1/searches/{search_id}/trials": {"get": _operation(
-        "A search's trials",
+        "A search's trials: those that ended and, while it runs, those running",
         {"200": _json(_object({"trials": {"type": "array", "items": _ref("Trial")}}), "Trials"),
          **_errors(400, 401, 404)},
-        parameters=[_path_parameter("search_id")])},
+        parameters=[_path_parameter("search_id"),
+                    {"name": "history", "in": "query", "required": False,
+                     "schema": {"type": "boolean"},
+                     "description": "Give each trial its metrics epoch by epoch (`history`)"}])},
     "/v1/searches/{search_id}/pareto": {"get": _operation(
         "The search's Pareto front (its best trial, for one objective)",
         {"200": _json(_ref("ParetoFront"), "The front"), **_errors(400, 401, 404)},
@@ -389,12 +409,14 @@ PATHS: dict[str, Any] = {
         {"202": _json(_ref("Search"), "Cancelling or cancelled"), **_errors(400, 401, 404, 409)},
         parameters=[_path_parameter("search_id")])},
     "/v1/searches/{search_id}/events": {"get": _operation(
-        "Server-Sent Events: `progress` events, then `end` when the search ends",
+        "Server-Sent Events: `progress` events and an `epoch` event per epoch a trial "
+        "trains (the running trials' epochs first), then `end` when the search ends",
         {"200": {"description": "Event stream",
                  "content": {"text/event-stream": {"schema": {
-                     "description": "One event; `data` is the search as JSON (see Search).",
+                     "description": "One event; `data` is JSON: for `progress` and `end` the "
+                                    "search (see Search), for `epoch` EpochEvent.",
                      "type": "object",
-                     "properties": {"event": {"enum": ["progress", "end"]},
+                     "properties": {"event": {"enum": ["progress", "epoch", "end"]},
                                     "data": {"type": "string",
                                              "contentMediaType": "application/json"}},
                      "required": ["event", "data"]}}}},

@@ -7,7 +7,8 @@ project (`searches/<id>/project`: the spec, the oracle's state, every trial)
 and the request it came from (`searches/<id>/request.json`). So a store that
 SQLite cannot read is rebuilt from them: the damaged file is kept beside the
 new one, versions and datasets are registered again, a search that registered
-its model is SUCCEEDED with its trials, and one that had not finished is
+its model is SUCCEEDED with its trials (and their metrics epoch by epoch, which
+KerasTuner keeps in each `trial.json`), and one that had not finished is
 RUNNING again, so the runner resumes it from its project and it ends with
 exactly its `max_trials` trials. Searches still PENDING when the store was
 damaged had written nothing, and must be posted again.
@@ -245,11 +246,12 @@ def _searches(store: JobStore, layout: DataLayout, versions_of: dict[str, tuple]
 
 
 def _record_trials(store: JobStore, layout: DataLayout, search_id: str, best: dict) -> None:
-    """A finished search's trials, read from its project's trial files."""
+    """A finished search's trials with their histories, read from its project's trial files."""
     from keras_tuner.engine import trial as trial_module
 
     from evokt.oracles.pareto import metric_at_best_step
     from evokt.oracles.trials import reevaluations_in
+    from evokt.service.epochs import trial_epochs
 
     project = layout.search_dir(search_id)
     reevaluations = reevaluations_in(_read_json(os.path.join(project, "oracle.json")) or {})
@@ -274,4 +276,5 @@ def _record_trials(store: JobStore, layout: DataLayout, search_id: str, best: di
                             for o in best["objectives"]],
              "best_score": best["score"], "best_trial": best["trial_id"],
              "best_hyperparameters": best["hyperparameters"]},
+            epochs=trial_epochs(trial),
         )

@@ -32,6 +32,7 @@ from keras_tuner.engine import trial as trial_module
 from evokt.files import write_json_atomically
 from evokt.hypermodels.errors import EvoktError
 from evokt.oracles.constraints import Constraints
+from evokt.oracles.early_stopping import stopped_epoch
 from evokt.oracles.pareto import metric_at_best_step
 from evokt.oracles.pareto import objective_value
 from evokt.oracles.pareto import objectives_of
@@ -48,17 +49,23 @@ from evokt.service import config
 from evokt.service.disk import EXIT_PAUSED
 from evokt.service.disk import failed_for_space
 from evokt.service.disk import low_space
+from evokt.service.epochs import finite_metrics
+from evokt.service.epochs import trial_epochs
 from evokt.service.layout import DataLayout
 from evokt.service.recovery import REQUEST_FILE
 from evokt.service.recovery import record_ending
 from evokt.service.store import FAILED
 from evokt.service.store import RUNNING
+from evokt.service.store import RUNNING_TRIAL
+from evokt.service.store import STOPPED_TRIAL
 from evokt.service.store import JobStore
+from evokt.service.tracking import tracked
 from evokt.service.versions import register_model
 
 
 class StoreObserver(SearchObserver):
-    """Records each ended trial and the search's progress in the job store.
+    """Records each trial (running, each of its epochs, ended) and the search's
+    progress in the job store.
 
     Args:
         store: The job store.
@@ -87,6 +94,15 @@ class StoreObserver(SearchObserver):
         reason = low_space(self.store.data_dir, self.min_free_bytes)
         if reason is not None:
             raise DiskFullError(reason)
+        self.store.start_trial(self.search_id, trial.trial_id, trial.hyperparameters.values)
+
+    def epoch_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial, epoch: int,
+                    metrics: dict[str, float]) -> None:
+        # The trial's status at this epoch: a distributed search's chief may hear of
+        # the epoch after the trial has ended.
+        status = STOPPED_TRIAL if stopped_epoch(trial) == epoch else RUNNING_TRIAL
+        self.store.record_epoch(self.search_id, trial.trial_id, trial.hyperparameters.values,
+                                epoch, finite_metrics(metrics), status)
 
     def trial_ended(self, oracle: keras_tuner.Oracle, trial: trial_module.Trial) -> None:
         best = best_scored_trial(oracle, self.constraints)
@@ -114,6 +130,7 @@ class StoreObserver(SearchObserver):
                 "best_trial": best.trial_id if best else None,
                 "best_hyperparameters": best.hyperparameters.values if best else None,
             },
+            epochs=trial_epochs(trial),
         )
 
 
@@ -155,7 +172,10 @@ def run(data_dir: str, search_id: str) -> int:
             os.path.join(layout.search_folder(search_id), REQUEST_FILE),
             {"dataset": record["dataset"], "model_name": record["model_name"],
              "started": record["started"]})
-        spec = SearchSpec.from_dict(record["spec"])
+        # Logged where the server's settings say (a resumed search: as it began).
+        spec = tracked(SearchSpec.from_dict(record["spec"]), search_id, os.environ)
+        # Trials this search's previous process left running start again.
+        store.forget_running_trials(search_id)
         floor = config.setting("MIN_FREE_BYTES", os.environ)
         run_search(
             None if resume else spec,
@@ -164,6 +184,7 @@ def run(data_dir: str, search_id: str) -> int:
             resume=resume,
             observer=StoreObserver(store, search_id, spec.constraints, floor),
             distribution=search_distribution(spec, os.environ),
+            name=record["model_name"],
         )
         register_model(store, layout, search_id, record["model_name"],
                        layout.export_dir(search_id))

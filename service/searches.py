@@ -36,10 +36,12 @@ from evokt.service.datasets import dataset_file
 from evokt.service.datasets import find_dataset
 from evokt.service.deletion import Removal
 from evokt.service.disk import require_space
+from evokt.service.epochs import trial_views
 from evokt.service.errors import ApiError
 from evokt.service.layout import DataLayout
 from evokt.service.limits import StreamSlots
 from evokt.service.limits import client_gone
+from evokt.service.store import ACTIVE_STATES
 from evokt.service.store import CANCELLED
 from evokt.service.store import CANCELLING
 from evokt.service.store import FINAL_STATES
@@ -49,9 +51,11 @@ from evokt.service.store import STATES
 from evokt.service.store import JobStore
 from evokt.service.store import get_store
 from evokt.service.store import new_id
+from evokt.service.tracking import refused_field
 from evokt.service.validation import check_json
 from evokt.service.validation import check_name
 from evokt.service.validation import json_body
+from evokt.service.validation import query_flag
 from evokt.service.versions import read_export
 from evokt.service.versions import register_model
 
@@ -133,7 +137,9 @@ def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str | None
 
     The spec is checked by `SearchSpec`, as `evokt search`'s are, against
     the dataset's shape and task; the service adds its own cap on workers,
-    and takes `worker_resources` only when its workers run on Ray.
+    takes `worker_resources` only when its workers run on Ray, and never
+    `tensorboard` or `mlflow` (its settings choose them, see
+    `evokt.service.tracking`).
 
     Raises:
         ApiError: 400 naming the first field that is wrong.
@@ -143,6 +149,9 @@ def spec_from_request(body: dict[str, Any]) -> tuple[SearchSpec, str, str | None
         raise ApiError(400, f"{unknown[0]}: unknown field; fields are "
                             f"{', '.join(sorted(SEARCH_FIELDS))}")
     check_json(body, "body")
+    refusal = refused_field(body)
+    if refusal is not None:
+        raise ApiError(400, refusal)
     dataset_id = check_name(body.get("dataset"), "dataset")
     dataset = find_dataset(get_store(), dataset_id)
     if dataset is None:
@@ -211,8 +220,12 @@ def get_search(search_id: str):
 
 @blueprint.get("/<search_id>/trials")
 def get_trials(search_id: str):
-    _get_search(search_id)
-    return jsonify(trials=get_store().trials(search_id))
+    """The search's trials, by id: those that ended and, while it runs, those
+    still running; with `?history=true`, each with its metrics epoch by epoch."""
+    record = _get_search(search_id)
+    return jsonify(trials=trial_views(get_store(), search_id,
+                                      running=record["state"] in ACTIVE_STATES,
+                                      history=query_flag("history")))
 
 
 @blueprint.get("/<search_id>/pareto")
@@ -228,7 +241,7 @@ def get_pareto(search_id: str):
     objectives = search_view(record, layout)["objectives"]
     constraints = constraints_from(record["spec"])
     candidates, vectors = [], []
-    for trial in get_store().trials(search_id):
+    for trial in trial_views(get_store(), search_id):
         metrics = trial["metrics"] or {}
         vector = _objective_vector(metrics, objectives)
         if trial["status"] == "COMPLETED" and vector is not None \
@@ -331,9 +344,19 @@ def _progress_events(store: JobStore, layout: DataLayout, search_id: str, poll_s
                      lifetime: float, sock: socket.socket | None) -> Iterator[str]:
     started = sent_at = time.monotonic()
     sent = None
+    # The epochs of the trials running now first (a client that reconnects
+    # misses none), then each epoch recorded after them, in order.
+    seen = store.last_epoch_seq(search_id)
+    epochs = store.epochs(search_id, up_to=seen, running=True)
     while not client_gone(sock):
         view = search_view(store.search(search_id), layout)
         view.pop("elapsed_seconds")
+        # Read after the search: the epochs recorded before it ended come before `end`.
+        epochs += store.epochs(search_id, after=seen)
+        for epoch in epochs:
+            seen = max(seen, epoch.pop("seq"))
+            yield f"event: epoch\ndata: {json.dumps(epoch)}\n\n"
+            sent_at = time.monotonic()
         payload = json.dumps(view)
         if payload != sent:
             yield f"event: progress\ndata: {payload}\n\n"
@@ -350,11 +373,13 @@ def _progress_events(store: JobStore, layout: DataLayout, search_id: str, poll_s
             yield "retry: 1000\n\n"
             return
         time.sleep(poll_seconds)
+        epochs = []
 
 
 @blueprint.get("/<search_id>/events")
 def search_events(search_id: str):
-    """A Server-Sent Events stream of progress that ends with the search.
+    """A Server-Sent Events stream of progress and of every trial's epochs
+    (`epoch`: trial_id, epoch, metrics, status), that ends with the search.
 
     Streams run on threads of their own, at most `MAX_EVENT_STREAMS` in the
     whole service (503 with `Retry-After` past it), so they never take the

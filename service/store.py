@@ -1,7 +1,8 @@
 """The job store: one SQLite file (WAL mode) in the data directory.
 
 It holds uploaded datasets, searches with their state and options, the
-trials' summaries, and the registered model versions. Every change is one
+trials' summaries and their metrics epoch by epoch, and the registered model
+versions. Every change is one
 transaction, so a process killed at any moment leaves either the old record
 or the new one. A `JobStore` is one connection: the web service opens one per
 request (`get_store`, closed when the request ends, as Flask's tutorial does
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -39,6 +41,24 @@ STATES = (PENDING, RUNNING, CANCELLING, CANCELLED, SUCCEEDED, FAILED)
 FINAL_STATES = (CANCELLED, SUCCEEDED, FAILED)
 # A search in one of these states may still read its dataset and write its directory.
 ACTIVE_STATES = (PENDING, RUNNING, CANCELLING)
+# KerasTuner's statuses of a trial still training, and of one stopped early.
+RUNNING_TRIAL = "RUNNING"
+STOPPED_TRIAL = "STOPPED"
+
+# Each trial's metrics, epoch by epoch, with its status then (RUNNING, or STOPPED at
+# the epoch it was stopped). `seq` only grows, never reused (AUTOINCREMENT), so an
+# event stream that has sent every row up to one `seq` finds the new ones after it,
+# through the index, without reading the search's other epochs.
+_EPOCHS_SCHEMA = ["""
+CREATE TABLE IF NOT EXISTS trial_epochs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    search_id TEXT NOT NULL REFERENCES searches (id),
+    trial_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    status TEXT NOT NULL,
+    UNIQUE (search_id, trial_id, epoch)
+)""", "CREATE INDEX IF NOT EXISTS trial_epochs_in_order ON trial_epochs (search_id, seq)"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -98,15 +118,16 @@ CREATE TABLE IF NOT EXISTS model_versions (
     deleted REAL,
     PRIMARY KEY (name, version)
 );
-"""
+""" + ";".join(_EPOCHS_SCHEMA)
 
 # `_MIGRATIONS[v]` brings a store of schema version v to v + 1: version 2 counts a
 # search's restarts, version 3 keeps its objectives, its trials' metrics and the
 # trial each model version was made from, version 4 the trial a re-evaluation
 # re-evaluates, version 5 when a model version was deleted (its row stays, so
 # its number is never given to another version: a web worker that still holds
-# the deleted version loaded can never serve it under a new version's name).
-SCHEMA_VERSION = 5
+# the deleted version loaded can never serve it under a new version's name),
+# version 6 the trials' metrics epoch by epoch.
+SCHEMA_VERSION = 6
 _MIGRATIONS = {
     1: ["ALTER TABLE searches ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0"],
     2: ["ALTER TABLE searches ADD COLUMN objectives TEXT",
@@ -114,6 +135,7 @@ _MIGRATIONS = {
         "ALTER TABLE model_versions ADD COLUMN trial_id TEXT"],
     3: ["ALTER TABLE trials ADD COLUMN reevaluates TEXT"],
     4: ["ALTER TABLE model_versions ADD COLUMN deleted REAL"],
+    5: _EPOCHS_SCHEMA,
 }
 
 _JSON_COLUMNS = {"spec", "input_shape", "classes", "best_hyperparameters", "hyperparameters",
@@ -299,8 +321,21 @@ class JobStore:
         with self.transaction() as connection:
             return connection.execute(sql, parameters).rowcount == 1
 
-    def record_trial(self, search_id: str, trial: dict[str, Any], progress: dict[str, Any]) -> None:
-        """Stores one trial's summary and the search's progress together."""
+    def record_trial(self, search_id: str, trial: dict[str, Any], progress: dict[str, Any],
+                     epochs: Mapping[int, Mapping[str, float | None]] | None = None) -> None:
+        """Stores one ended trial's summary and the search's progress together.
+
+        Args:
+            search_id: The search.
+            trial: The trial's summary: `trial_id`, `status`, `hyperparameters`,
+                and optionally `score`, `message`, `ended`, `metrics`, `reevaluates`.
+            progress: The search's `trials_done`, `objective`, `direction`, and
+                optionally `objectives`, `best_score`, `best_trial`, `best_hyperparameters`.
+            epochs: The trial's whole history, epoch -> metrics, as its oracle
+                recorded it: epochs already stored get these values (and keep
+                their place in the order of recording), missing ones are added,
+                others removed; None leaves the stored epochs as they are.
+        """
         with self.transaction() as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO trials (search_id, trial_id, status, score,"
@@ -310,6 +345,8 @@ class JobStore:
                  json.dumps(trial["hyperparameters"]), trial.get("message"), trial.get("ended"),
                  json.dumps(trial.get("metrics") or {}), trial.get("reevaluates")),
             )
+            if epochs is not None:
+                self._replace_epochs(search_id, trial, epochs)
             connection.execute(
                 "UPDATE searches SET trials_done = ?, objective = ?, direction = ?,"
                 " objectives = ?, best_score = ?, best_trial = ?, best_hyperparameters = ?,"
@@ -320,12 +357,131 @@ class JobStore:
                  time.time(), search_id),
             )
 
-    def trials(self, search_id: str) -> list[dict[str, Any]]:
+    def _replace_epochs(self, search_id: str, trial: dict[str, Any],
+                        epochs: Mapping[int, Mapping[str, float | None]]) -> None:
+        self.connection.execute(
+            f"DELETE FROM trial_epochs WHERE search_id = ? AND trial_id = ?"
+            f" AND epoch NOT IN ({', '.join('?' for _ in epochs)})",
+            (search_id, trial["trial_id"], *epochs))
+        # A trial stopped early was STOPPED at its last epoch, RUNNING at the others.
+        stopped_at = max(epochs) if epochs and trial["status"] == STOPPED_TRIAL else None
+        self.connection.executemany(
+            "INSERT INTO trial_epochs (search_id, trial_id, epoch, metrics, status)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (search_id, trial_id, epoch)"
+            " DO UPDATE SET metrics = excluded.metrics WHERE metrics != excluded.metrics",
+            [(search_id, trial["trial_id"], epoch, json.dumps(metrics),
+              STOPPED_TRIAL if epoch == stopped_at else RUNNING_TRIAL)
+             for epoch, metrics in sorted(epochs.items())])
+
+    def trials(self, search_id: str, running: bool = False) -> list[dict[str, Any]]:
+        """The search's ended trials, by id; with `running`, its running ones too."""
         return self._query(
             "SELECT trial_id, reevaluates, status, score, hyperparameters, message, ended,"
-            " metrics FROM trials WHERE search_id = ? ORDER BY trial_id",
-            (search_id,),
+            " metrics FROM trials WHERE search_id = ? AND (? OR status != ?) ORDER BY trial_id",
+            (search_id, running, RUNNING_TRIAL),
         )
+
+    # A trial's epochs -------------------------------------------------------
+    #
+    # A trial is listed as RUNNING from its start (or its first epoch) until it
+    # ends; its epochs are kept as they are recorded, for the trials' histories
+    # and the event streams, which send the rows recorded since the last they sent.
+
+    def start_trial(self, search_id: str, trial_id: str, hyperparameters: dict[str, Any]) -> None:
+        """Lists a trial as RUNNING, without epochs (a trial run again starts afresh)."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO trials (search_id, trial_id, status, hyperparameters)"
+                " VALUES (?, ?, ?, ?)",
+                (search_id, trial_id, RUNNING_TRIAL, json.dumps(hyperparameters)))
+            connection.execute("DELETE FROM trial_epochs WHERE search_id = ? AND trial_id = ?",
+                               (search_id, trial_id))
+
+    def record_epoch(self, search_id: str, trial_id: str, hyperparameters: dict[str, Any],
+                     epoch: int, metrics: Mapping[str, float | None], status: str) -> None:
+        """Stores a trial's metrics of one epoch, listing the trial as RUNNING if it
+        was not listed yet.
+
+        Args:
+            search_id: The search.
+            trial_id: The trial.
+            hyperparameters: Its values.
+            epoch: The epoch, from 0.
+            metrics: Metric name -> value (None for one that is not a number).
+            status: The trial's status then: RUNNING, or STOPPED when it stops there.
+        """
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO trials (search_id, trial_id, status, hyperparameters)"
+                " VALUES (?, ?, ?, ?)",
+                (search_id, trial_id, RUNNING_TRIAL, json.dumps(hyperparameters)))
+            # An epoch at or before the last recorded: the trial is trained again, and
+            # its history starts anew, as in its oracle (`evokt.oracles.early_stopping`).
+            connection.execute(
+                "DELETE FROM trial_epochs WHERE search_id = ? AND trial_id = ? AND ? <= (SELECT"
+                " MAX(epoch) FROM trial_epochs WHERE search_id = ? AND trial_id = ?)",
+                (search_id, trial_id, epoch, search_id, trial_id))
+            connection.execute(
+                "INSERT INTO trial_epochs (search_id, trial_id, epoch, metrics, status)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (search_id, trial_id, epoch, json.dumps(metrics), status))
+
+    def forget_running_trials(self, search_id: str) -> None:
+        """Forgets the trials a search's previous process left running, and their
+        epochs: the resumed search runs them again."""
+        with self.transaction() as connection:
+            connection.execute(
+                "DELETE FROM trial_epochs WHERE search_id = ? AND trial_id NOT IN"
+                " (SELECT trial_id FROM trials WHERE search_id = ? AND status != ?)",
+                (search_id, search_id, RUNNING_TRIAL))
+            connection.execute("DELETE FROM trials WHERE search_id = ? AND status = ?",
+                               (search_id, RUNNING_TRIAL))
+
+    def epochs_done(self, search_id: str) -> dict[str, int]:
+        """Trial id -> the epochs its model has trained (its last recorded epoch + 1)."""
+        return {row["trial_id"]: row["done"] for row in self._query(
+            "SELECT trial_id, MAX(epoch) + 1 AS done FROM trial_epochs WHERE search_id = ?"
+            " GROUP BY trial_id", (search_id,))}
+
+    def histories(self, search_id: str) -> dict[str, dict[int, dict[str, float | None]]]:
+        """Trial id -> epoch -> the metrics recorded, for every trial of the search."""
+        histories: dict[str, dict[int, dict[str, float | None]]] = {}
+        for trial_id, epoch, metrics in self.connection.execute(
+                "SELECT trial_id, epoch, metrics FROM trial_epochs WHERE search_id = ?",
+                (search_id,)):
+            histories.setdefault(trial_id, {})[epoch] = json.loads(metrics)
+        return histories
+
+    def last_epoch_seq(self, search_id: str) -> int:
+        """The `seq` of the search's latest recorded epoch; 0 before any."""
+        row = self.connection.execute(
+            "SELECT MAX(seq) FROM trial_epochs WHERE search_id = ?", (search_id,)).fetchone()
+        return row[0] or 0
+
+    def epochs(self, search_id: str, after: int = 0, up_to: int | None = None,
+               running: bool = False) -> list[dict[str, Any]]:
+        """The search's recorded epochs, in the order they were recorded.
+
+        Args:
+            search_id: The search.
+            after: Only those recorded after the epoch of this `seq`.
+            up_to: Only those up to the epoch of this `seq`, if given.
+            running: Only those of the trials listed as RUNNING.
+
+        Returns:
+            Rows of `seq`, `trial_id`, `epoch`, `metrics` and `status`.
+        """
+        sql = ("SELECT e.seq, e.trial_id, e.epoch, e.metrics, e.status FROM trial_epochs e"
+               " WHERE e.search_id = ? AND e.seq > ?")
+        parameters: tuple = (search_id, after)
+        if up_to is not None:
+            sql += " AND e.seq <= ?"
+            parameters += (up_to,)
+        if running:
+            sql += (" AND e.trial_id IN (SELECT trial_id FROM trials WHERE search_id = ?"
+                    " AND status = ?)")
+            parameters += (search_id, RUNNING_TRIAL)
+        return self._query(sql + " ORDER BY e.seq", parameters)
 
     # Models ---------------------------------------------------------------
 
@@ -490,6 +646,7 @@ class JobStore:
                 "SELECT state FROM searches WHERE id = ?", (search_id,)).fetchone()
             if row is not None and row[0] not in FINAL_STATES:
                 return row[0]
+            connection.execute("DELETE FROM trial_epochs WHERE search_id = ?", (search_id,))
             connection.execute("DELETE FROM trials WHERE search_id = ?", (search_id,))
             connection.execute("DELETE FROM searches WHERE id = ?", (search_id,))
             move_files()

@@ -15,7 +15,8 @@ from evokt.search.names import is_valid_name
 from evokt.service.errors import ApiError
 
 # The query parameters each endpoint takes; any other is a mistake to report.
-QUERY_PARAMETERS = {"searches.list_searches": {"state"}, "exports.export_version": {"format"}}
+QUERY_PARAMETERS = {"searches.list_searches": {"state"}, "searches.get_trials": {"history"},
+                    "exports.export_version": {"format"}}
 
 
 def check_name(value: Any, field: str) -> str:
@@ -23,6 +24,14 @@ def check_name(value: Any, field: str) -> str:
     if not is_valid_name(value):
         raise ApiError(400, f"{field}: must match {NAME_PATTERN}")
     return value
+
+
+def query_flag(name: str) -> bool:
+    """A query parameter that is `true` or `false` (false when absent), or a 400 naming it."""
+    value = request.args.get(name, "false")
+    if value not in ("true", "false"):
+        raise ApiError(400, f"{name}: must be true or false")
+    return value == "true"
 
 
 def json_body(max_bytes: int | None = None) -> dict[str, Any]:

@@ -64,13 +64,36 @@ def start_chromium(user_data_dir: str, size: tuple[int, int] = LAPTOP):
     return driver
 
 
-def synthetic_trials(count: int, seed: int = 0) -> list[dict[str, Any]]:
+def synthetic_history(score: float, epochs: int, rng: np.random.Generator) -> dict[int, dict]:
+    """Learning curves of `epochs` epochs that rise to about `score` (`val_accuracy`
+    and `accuracy`) while the losses fall, each at its own pace, with a little noise."""
+    pace = rng.uniform(0.08, 0.5)
+    start = rng.uniform(0.2, 0.4)
+    history = {}
+    for epoch in range(epochs):
+        reached = 1 - math.exp(-pace * (epoch + 1))
+        accuracy = min(0.999, max(0.01, start + (score - start) * reached + rng.normal(0, 0.004)))
+        history[epoch] = {
+            "val_accuracy": round(accuracy, 4),
+            "accuracy": round(min(0.999, accuracy + 0.03 * reached), 4),
+            "val_loss": round(-math.log(accuracy), 4),
+            "loss": round(-math.log(min(0.999, accuracy + 0.03 * reached)), 4),
+        }
+    return history
+
+
+def synthetic_trials(count: int, seed: int = 0, epochs: int = 0) -> list[dict[str, Any]]:
     """`count` trials of an MLP-like space with conditional layers.
 
     Each trial has `num_layers` from 1 to 3 and, for each layer it has, a
     width and an activation (the others are inactive: missing), a dropout
     rate, a learning rate on a log scale and a batch-norm switch. About 2% fail
     and have no score.
+
+    With `epochs`, each trial that did not fail has a `history` (epoch ->
+    metrics, see `synthetic_history`), and about half of the worst fifth were
+    stopped early (`STOPPED` after an epoch in the first third, their score
+    the best value by then).
     """
     rng = np.random.default_rng(seed)
     width = len(str(count - 1))
@@ -89,19 +112,28 @@ def synthetic_trials(count: int, seed: int = 0) -> list[dict[str, Any]]:
         quality = (0.96 - abs(layers - 2) * 0.05
                    - abs(math.log10(values["learning_rate"]) + 2.5) * 0.04
                    - values["dropout"] * 0.1 + rng.normal(0, 0.02))
-        trials.append({
+        trial = {
             "trial_id": str(number).zfill(width),
             "status": "FAILED" if failed else "COMPLETED",
             "score": None if failed else round(min(0.999, max(0.05, quality)), 4),
             "hyperparameters": values,
             "message": "ValueError: synthetic failure" if failed else None,
             "ended": start + number,
-        })
+        }
+        if epochs and not failed:
+            trial["history"] = synthetic_history(trial["score"], epochs, rng)
+            if quality < 0.837 and rng.random() < 0.5:
+                last = int(rng.integers(1, max(2, epochs // 3)))
+                trial["history"] = {epoch: trial["history"][epoch] for epoch in range(last + 1)}
+                trial["status"] = "STOPPED"
+            trial["score"] = max(metrics["val_accuracy"] for metrics in trial["history"].values())
+        trials.append(trial)
     return trials
 
 
 def add_synthetic_search(
-    store: JobStore, search_id: str, count: int, seed: int = 0, oracle: str = "genetic"
+    store: JobStore, search_id: str, count: int, seed: int = 0, oracle: str = "genetic",
+    epochs: int = 0,
 ) -> list[dict]:
     """A SUCCEEDED search with `count` synthetic trials, stored trial by trial
     through the job store's own `record_trial`, as a search process stores them.
@@ -114,23 +146,26 @@ def add_synthetic_search(
         count: How many trials.
         seed: Seeds the trials' values and scores.
         oracle: The oracle the search names (nothing runs it).
+        epochs: The epochs of each trial's history (see `synthetic_trials`); 0 for none.
 
     Returns:
         The trials.
     """
-    spec = SearchSpec(dataset="iris", hypermodel="mlp", oracle=oracle, max_trials=count, epochs=1)
+    spec = SearchSpec(dataset="iris", hypermodel="mlp", oracle=oracle, max_trials=count,
+                      epochs=epochs or 1)
     store.add_search(search_id, spec.to_dict(), "iris", f"synthetic-{search_id}", max_pending=1_000)
-    trials = synthetic_trials(count, seed)
+    trials = synthetic_trials(count, seed, epochs)
     best = None
     for done, trial in enumerate(trials, start=1):
-        if trial["score"] is not None and (best is None or trial["score"] > best["score"]):
+        # As KerasTuner's, the best is a completed trial, never one stopped early.
+        if trial["status"] == "COMPLETED" and (best is None or trial["score"] > best["score"]):
             best = trial
         store.record_trial(search_id, trial, {
             "trials_done": done, "objective": "val_accuracy", "direction": "max",
             "objectives": [{"name": "val_accuracy", "direction": "max"}],
             "best_score": best and best["score"], "best_trial": best and best["trial_id"],
             "best_hyperparameters": best and best["hyperparameters"],
-        })
+        }, epochs=trial.get("history"))
     store.set_state(search_id, SUCCEEDED, started=trials[0]["ended"] - 1,
                     finished=trials[-1]["ended"])
     return trials

@@ -11,11 +11,14 @@ from evokt.search.formats import FORMATS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def run_benchmark(script: str, *args: str) -> subprocess.CompletedProcess:
+    """`benchmarks/SCRIPT ARGS...` run to its end, its output captured."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), *args],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
 def test_quick_benchmarks_run_every_harness_and_print_their_tables():
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "run_all.py"), "--quick"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
+    result = run_benchmark("run_all.py", "--quick")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     for oracle in ("genetic", "greedy", "random", "tpe", "bayesian"):
@@ -44,11 +47,8 @@ def test_quick_benchmarks_run_every_harness_and_print_their_tables():
 
 
 def test_the_ray_scaling_benchmark_runs_simulated_workers_on_ray_and_locally():
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "ray_scaling.py"), "--workers", "2",
-         "--trial-seconds", "0.3", "--rounds", "2", "--skip-real", "--skip-kill"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
+    result = run_benchmark("ray_scaling.py", "--workers", "2", "--trial-seconds", "0.3",
+                           "--rounds", "2", "--skip-real", "--skip-kill")
     assert result.returncode == 0, result.stderr[-3000:]
     for engine, oracle in (("ray", "genetic"), ("local", "genetic"), ("ray", "random"),
                            ("ray", "hyperband")):
@@ -58,10 +58,7 @@ def test_the_ray_scaling_benchmark_runs_simulated_workers_on_ray_and_locally():
 
 
 def test_the_serve_latency_benchmark_compares_infer_with_predict_on_one_service():
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "serve_latency.py"), "--quick"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
+    result = run_benchmark("serve_latency.py", "--quick")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     for endpoint in ("evokt", r"naive model\.predict\(\)"):
@@ -79,10 +76,7 @@ def test_the_serve_latency_benchmark_compares_infer_with_predict_on_one_service(
 
 
 def test_the_export_formats_benchmark_times_every_format_against_keras():
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "export_formats.py"), "--quick"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
+    result = run_benchmark("export_formats.py", "--quick")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert out.startswith("threads: TensorFlow (SavedModel, Keras) 1 intra-op"), out

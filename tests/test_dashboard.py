@@ -64,8 +64,8 @@ def test_every_module_the_page_imports_is_served(client):
                 pending.append(imported)
     assert {"api.js", "charts.js", "table.js", "search.js", "models.js"} <= seen
     # The search page's panels, one module each.
-    assert {f"search_{panel}.js" for panel in ("summary", "pareto", "history", "parallel", "trials",
-                                                 "details")} <= seen
+    assert {f"search_{panel}.js" for panel in ("summary", "pareto", "history", "curves",
+                                                 "parallel", "trials", "details")} <= seen
 
 
 def test_the_api_still_needs_the_token(client):

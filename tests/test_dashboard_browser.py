@@ -307,6 +307,11 @@ def test_a_search_launched_from_the_page_is_followed_live_to_its_end(client, bro
     assert len(find_all(browser, ".panel-history svg path.dots")) == 1
     axes = texts(browser, ".panel-parallel .pc-axis .label")
     assert axes[0] == "num_layers" and axes[-1] == "score" and "units_0" in axes
+    # Its learning curves: one per trial, the chosen one emphasised.
+    curves = find(browser, ".panel-curves .curves-chart")
+    assert curves.get_attribute("data-curves") == "2"
+    assert [path.get_attribute("data-trial") for path in find_all(
+        browser, ".panel-curves path.curve-chosen")] == [best["trial_id"]]
 
     second = trials["trials"][1]
     click(browser, f"table.trials tr[data-trial='{second['trial_id']}'] button")

@@ -23,6 +23,7 @@ from evokt import GeneticOracle
 from evokt import GreedyOracle
 from evokt.search.spec import SearchSpec
 from evokt.service.search_process import StoreObserver
+from evokt.service.store import SCHEMA_VERSION
 from evokt.service.store import JobStore
 
 ORACLES = [GeneticOracle, GreedyOracle]
@@ -305,7 +306,7 @@ def test_a_store_of_schema_3_gains_the_reevaluates_column_and_keeps_its_trials(t
     store.connection.execute("PRAGMA user_version = 3")
     store.connection.close()
     migrated = JobStore(data_dir)
-    assert migrated.connection.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert migrated.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert migrated.model_versions("model") == []  # reads the new `deleted` column
     (trial,) = migrated.trials("old")
     assert trial["trial_id"] == "0" and trial["score"] == 0.9 and trial["reevaluates"] is None

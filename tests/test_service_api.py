@@ -59,7 +59,7 @@ def test_every_protected_route_answers_401_without_the_right_token(app, client):
     routes = list(protected_routes(app))
     documented = [operation for item in DOCUMENT["paths"].values() for operation in item.values()
                   if operation.get("security") != []]
-    assert len(routes) == len(documented) == 22
+    assert len(routes) == len(documented) == 30
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
             response = client.open(path, method=method, headers=headers)

@@ -72,6 +72,7 @@ def test_serve_refuses_a_damaged_store_in_one_line_and_a_rebuild_restores_it(tmp
             "PENDING", "RUNNING"))
     assert before["state"] == "SUCCEEDED", before["error"]
     trials_before = store.trials("finished")
+    histories_before = store.histories("finished")
     store.close()
     # A search that had started but not finished: its project and request are on disk.
     unfinished = tmp_path / "data" / "searches" / "unfinished"
@@ -111,6 +112,8 @@ def test_serve_refuses_a_damaged_store_in_one_line_and_a_rebuild_restores_it(tmp
     assert finished["best_trial"] == before["best_trial"]
     assert [(t["trial_id"], t["status"], t["hyperparameters"]) for t in store.trials("finished")] \
         == [(t["trial_id"], t["status"], t["hyperparameters"]) for t in trials_before]
+    # The trials' metrics epoch by epoch, read again from their trial.json files.
+    assert store.histories("finished") == histories_before and histories_before
     assert store.model_version("iris-model")["metadata"]["search_id"] == "finished"
     assert store.search("unfinished")["state"] == "RUNNING"
     assert store.search("cancelled")["state"] == "CANCELLED"

@@ -1,5 +1,6 @@
 // Small SVG charts, drawn without a library: a line chart (best-so-far
-// history, comparisons) and parallel coordinates.
+// history, comparisons) and parallel coordinates; their axes also frame the
+// learning curves (curves.js).
 //
 // Each chart draws its many marks as a few <path> elements (one per colour),
 // so its DOM stays the same size whether a search has ten trials or 10,000.
@@ -14,7 +15,12 @@ const SERIES_DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4"];
 const SCORE_COLOURS = ["#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"];
 const MUTED_COLOUR = "#b6bec7";
 
-const MARGIN = { top: 12, right: 16, bottom: 40, left: 64 };
+export const MARGIN = { top: 12, right: 16, bottom: 40, left: 64 };
+
+/** The height, in pixels, of a chart `width` pixels wide. */
+export function chartHeight(width) {
+  return Math.max(200, Math.min(320, Math.round(width * 0.45)));
+}
 
 /** The width, in pixels, a chart drawn into `holder` gets. */
 export function chartWidth(holder) {
@@ -132,7 +138,7 @@ export function extent(values) {
  */
 export function lineChart(options) {
   const { series, dots = [], width, log = false, logX = false, trialAxis = true } = options;
-  const height = Math.max(200, Math.min(320, Math.round(width * 0.45)));
+  const height = chartHeight(width);
   const right = width - MARGIN.right;
   const bottom = height - MARGIN.bottom;
   const allX = [...dots.map((d) => d.x), ...series.flatMap((one) => one.points.map((p) => p.x))];
@@ -217,7 +223,15 @@ export function lineChart(options) {
   return svg;
 }
 
-function axes(x, y, { width, height, xLabel, yLabel, trialAxis }) {
+/**
+ * A chart's grid, axes, ticks and labels, as an SVG group.
+ *
+ * @param {Function} x - The x scale (see `scale`).
+ * @param {Function} y - The y scale.
+ * @param {{width: number, height: number, xLabel: string, yLabel: string, trialAxis: boolean}} frame
+ *     `trialAxis`: x counts (trials, epochs), so only whole ticks are drawn.
+ */
+export function axes(x, y, { width, height, xLabel, yLabel, trialAxis }) {
   const bottom = height - MARGIN.bottom;
   const group = s("g", { className: "axes", "aria-hidden": "true" });
   for (const tick of y.ticks(5)) {

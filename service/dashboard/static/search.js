@@ -2,11 +2,13 @@
 // panels over its trials with one trial's details. This module fetches and
 // follows the search and its trials; each panel is a module of its own
 // (search_summary.js, search_workers.js, search_pareto.js, search_history.js,
-// search_parallel.js, search_trials.js, search_details.js).
+// search_curves.js, search_parallel.js, search_trials.js, search_details.js).
 
 import { ApiError, api, readEvents } from "./api.js";
 import { deleteButton, freedNotice, searchLabel, searchQuestion } from "./deleting.js";
 import { FINAL_STATES, announce, errorBox, h } from "./dom.js";
+import { applyEpoch } from "./epochs.js";
+import { curvesPanel } from "./search_curves.js";
 import { trialDetails } from "./search_details.js";
 import { historyPanel } from "./search_history.js";
 import { parallelPanel } from "./search_parallel.js";
@@ -20,12 +22,15 @@ import { endOrder, hyperparameterNames, visibleTrials } from "./trials.js";
 const TRIALS_REFRESH_MS = 1000;
 // Reconnecting to a stream that closed before the search ended.
 const RECONNECT_MS = [1000, 2000, 5000, 10000];
+// Epochs that arrive together are drawn together, at most this often.
+const EPOCHS_REDRAW_MS = 250;
 
 /**
  * The panels of a search's page, in order. Each is built once by `create(page)`
  * and updated whenever the trials, the filter or the chosen trial change (one
- * with `live`, also whenever the search's progress arrives); one with
- * `applies` shows only for the searches it is true of.
+ * with `live`, also whenever the search's progress arrives; one with `epochs`,
+ * whenever a trial's epoch arrives); one with `applies` shows only for the
+ * searches it is true of.
  */
 const PANELS = [
   { id: "workers", title: "Workers", create: workersPanel, live: true,
@@ -33,8 +38,9 @@ const PANELS = [
   { id: "pareto", title: "Pareto front", create: paretoPanel,
     applies: (search) => search.objectives.length > 1 },
   { id: "history", title: "Best so far", create: historyPanel },
+  { id: "curves", title: "Learning curves", create: curvesPanel, epochs: true },
   { id: "parallel", title: "Parallel coordinates", create: parallelPanel },
-  { id: "trials", title: "Trials", create: trialsPanel },
+  { id: "trials", title: "Trials", create: trialsPanel, epochs: true },
 ];
 
 /**
@@ -111,15 +117,18 @@ export async function render(main, [searchId], { signal }) {
     if (previous && previous.state !== search.state) announce(`Search ${search.state.toLowerCase()}`);
   }
 
-  // Trials: fetched at the start, then again when the progress says more have ended.
-  let loadedFor = null; // the (trials_done, state) the trials were fetched for
+  // Trials, with their histories: fetched at the start, then again when the
+  // progress says more have ended, or an epoch names a trial not fetched yet.
+  let loadedFor = null; // the (trials_done, state, trialsStarted) the trials were fetched for
+  let trialsStarted = 0; // epochs seen of trials not fetched yet
   let loading = null;
   let firstRender = true;
+  const wantedTrials = () => `${page.search.trials_done}:${page.search.state}:${trialsStarted}`;
   async function loadTrials() {
-    const wanted = `${page.search.trials_done}:${page.search.state}`;
+    const wanted = wantedTrials();
     if (wanted === loadedFor || loading) return;
     loadedFor = wanted;
-    loading = api(`/v1/searches/${searchId}/trials`, { signal });
+    loading = api(`/v1/searches/${searchId}/trials?history=true`, { signal });
     try {
       page.trials = endOrder((await loading).trials);
     } finally {
@@ -132,9 +141,27 @@ export async function render(main, [searchId], { signal }) {
       firstRender = false;
       markRendered(main, page.trials.length);
     }
-    if (`${page.search.trials_done}:${page.search.state}` !== loadedFor) {
+    if (wantedTrials() !== loadedFor) {
       setTimeout(() => loadTrials().catch(showError), TRIALS_REFRESH_MS);
     }
+  }
+
+  // Epochs: merged into their trials as they arrive, drawn together.
+  let epochsRedraw = null;
+  const trialsWithEpochs = new Set(); // since the last redraw
+  function applyEpochEvent(event) {
+    if (!applyEpoch(page.trials, event)) {
+      trialsStarted += 1;
+      loadTrials().catch(showError);
+      return;
+    }
+    trialsWithEpochs.add(event.trial_id);
+    epochsRedraw ??= setTimeout(() => {
+      epochsRedraw = null;
+      for (const panel of panels) if (panel.epochs) panel.update(page);
+      if (trialsWithEpochs.has(page.selected)) details.update(false);
+      trialsWithEpochs.clear();
+    }, EPOCHS_REDRAW_MS);
   }
 
   function showError(error) {
@@ -151,13 +178,14 @@ export async function render(main, [searchId], { signal }) {
   follow(searchId, signal, (view) => {
     applySearch({ ...view, elapsed_seconds: null });
     loadTrials().catch(showError);
-  }).catch(showError);
+  }, applyEpochEvent).catch(showError);
 }
 
 /**
  * Builds one of `PANELS` into its titled section at the end of `main`.
  *
- * @returns {{update: (page: object) => void, select: (page: object) => void, live: boolean}}
+ * @returns {{update: (page: object) => void, select: (page: object) => void, live: boolean,
+ *     epochs: boolean}}
  *     `update` shows the panel and draws it when it applies to the page's
  *     search; one that does not stays hidden and is never drawn.
  */
@@ -175,6 +203,7 @@ function mountPanel(main, panel, page) {
     },
     select: instance.select,
     live: Boolean(panel.live),
+    epochs: Boolean(panel.epochs),
   };
 }
 
@@ -188,14 +217,20 @@ function markRendered(main, trialCount) {
  * Follows the search's event stream until it ends, reconnecting when the
  * connection drops, and polling when the server refuses a stream (it may
  * limit how many are open).
+ *
+ * @param {string} searchId
+ * @param {AbortSignal} signal
+ * @param {(view: object) => void} onProgress - The search, as it changes.
+ * @param {(event: object) => void} onEpoch - An epoch a trial trained (see epochs.js `applyEpoch`).
  */
-async function follow(searchId, signal, onProgress) {
+async function follow(searchId, signal, onProgress, onEpoch) {
   let attempt = 0;
   while (!signal.aborted) {
     let ended = false;
     try {
       await readEvents(`/v1/searches/${searchId}/events`, ({ event, data }) => {
         attempt = 0;
+        if (event === "epoch") onEpoch(JSON.parse(data));
         if (event !== "progress" && event !== "end") return;
         const view = JSON.parse(data);
         onProgress(view);

@@ -1,7 +1,10 @@
 // One trial's details on a search's page: its status, score and rank, each
-// objective's metric, and its hyperparameters (inactive ones marked).
+// objective's metric, its hyperparameters (inactive ones marked), and the
+// curve of every metric it recorded, epoch by epoch.
 
-import { formatCount, formatScore, formatValue, h } from "./dom.js";
+import { chartWidth, lineChart } from "./charts.js";
+import { countOf, formatCount, formatScore, formatValue, h } from "./dom.js";
+import { SUMMED_METRIC, curvePoints, historyMetrics, statusText } from "./epochs.js";
 import { scoreRank } from "./trials.js";
 
 /**
@@ -27,7 +30,9 @@ export function trialDetails(page, { onClose }) {
         h("button", { type: "button", className: "quiet", onclick: onClose }, "Close")),
       h("dl", { className: "summary" },
         trialFacts(trial, page).flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
-      hyperparameterTable(trial, page.names));
+      hyperparameterTable(trial, page.names),
+      h("h3", {}, "Metrics by epoch"));
+    drawMetricCurves(element, trial);
     if (focus) element.querySelector("h2").focus();
   }
 
@@ -39,7 +44,8 @@ function trialFacts(trial, page) {
   const scored = page.trials.filter((one) => one.score !== null).length;
   const rank = scoreRank(page.trials, trial.score, page.search.direction);
   const facts = [
-    ["Status", trial.status],
+    ["Status", statusText(trial, page.search.epochs)],
+    ["Epochs trained", `${formatCount(trial.epochs_done ?? 0)} of ${formatCount(page.search.epochs)}`],
     ["Score", formatScore(trial.score)],
     ["Rank", rank === null ? "—" : `${formatCount(rank)} of ${formatCount(scored)} scored trials`],
     ["Ended", trial.ended ? new Date(trial.ended * 1000).toLocaleString() : "—"],
@@ -47,10 +53,31 @@ function trialFacts(trial, page) {
   if (trial.reevaluates) facts.push(["Re-evaluates", `trial ${trial.reevaluates} (same configuration, trained again)`]);
   // KerasTuner's sum of several objectives means nothing to a reader; each objective is shown.
   for (const [metric, value] of Object.entries(trial.metrics ?? {})) {
-    if (metric !== "multi_objective") facts.push([metric, formatScore(value)]);
+    if (metric !== SUMMED_METRIC) facts.push([metric, formatScore(value)]);
   }
   if (trial.message) facts.push(["Message", trial.message]);
   return facts;
+}
+
+/** A small chart per metric of the trial's history, appended to `element` (drawn in place,
+ * where they know their width). */
+function drawMetricCurves(element, trial) {
+  const metrics = historyMetrics(trial);
+  if (!metrics.length) {
+    element.append(h("p", { className: "hint" }, "No epoch recorded."));
+    return;
+  }
+  const cells = metrics.map((metric) => h("div", { className: "metric-curve", "data-metric": metric }));
+  element.append(h("div", { className: "metric-curves" }, cells));
+  metrics.forEach((metric, index) => {
+    const points = curvePoints(trial, metric);
+    cells[index].append(h("h4", {}, metric), lineChart({
+      title: `${metric} of trial ${trial.trial_id} by epoch`,
+      description: `${countOf(points.length, "epoch")}; ${formatScore(points.at(-1)?.y)} at the last.`,
+      series: [{ label: metric, points }],
+      xLabel: "epoch", yLabel: metric, width: chartWidth(cells[index]),
+    }));
+  });
 }
 
 /** Every hyperparameter the search uses, with the trial's value or "inactive". */

@@ -2,6 +2,7 @@
 // choices, the count of trials shown, and the trial table.
 
 import { formatCount, h } from "./dom.js";
+import { statusText } from "./epochs.js";
 import { TrialTable } from "./table.js";
 import { parseFilter } from "./trials.js";
 
@@ -22,6 +23,7 @@ export function trialsPanel(page) {
   const count = h("p", { id: "trial-count", className: "count", "aria-live": "polite" });
   const table = new TrialTable({
     onSelect: (trialId) => page.select(trialId),
+    statusText: (trial) => statusText(trial, page.search?.epochs),
     onRender: (rows) => { table.element.dataset.domRows = String(rows); },
   });
   const element = h("div", {},

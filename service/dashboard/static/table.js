@@ -13,11 +13,14 @@ const FALLBACK_ROW_HEIGHT = 33;
  * @param {object} options
  * @param {(trialId: string) => void} options.onSelect - A trial chosen for details.
  * @param {(count: number) => void} [options.onRender] - Called after each render with the DOM rows drawn.
+ * @param {(trial: object) => string} [options.statusText] - A trial's status in words
+ *     ("STOPPED at epoch 3 of 20"); its `status` without.
  */
 export class TrialTable {
-  constructor({ onSelect, onRender }) {
+  constructor({ onSelect, onRender, statusText }) {
     this.onSelect = onSelect;
     this.onRender = onRender ?? (() => {});
+    this.statusText = statusText ?? ((trial) => trial.status);
     this.rows = [];
     this.columns = [];
     this.sortColumn = "trial";
@@ -102,7 +105,7 @@ export class TrialTable {
         return h("td", {}, h("button", { type: "button", className: "link",
           "aria-label": `Details of trial ${trial.trial_id}` }, trial.trial_id));
       }
-      if (column === "status") return h("td", {}, trial.status);
+      if (column === "status") return h("td", {}, this.statusText(trial));
       if (column === "score") return h("td", { className: "number" }, formatScore(trial.score));
       const value = trial.hyperparameters[column];
       if (value === undefined) return h("td", { className: "inactive", title: "inactive" }, "—");
