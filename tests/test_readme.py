@@ -34,7 +34,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_python_examples_run(tmp_path):
     examples = re.findall(r"```python\n(.*?)\n```", readme(), flags=re.S)
-    assert len(examples) == 5
+    assert len(examples) == 6
     for example in examples:
         result = subprocess.run(
             [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
@@ -46,6 +46,7 @@ def test_python_examples_run(tmp_path):
     assert os.path.exists(tmp_path / "runs" / "iris-front" / "oracle.json")
     assert os.path.exists(tmp_path / "runs" / "quadratic" / "oracle.json")
     assert os.path.exists(tmp_path / "runs" / "iris-hyperband" / "oracle.json")
+    assert os.path.exists(tmp_path / "runs" / "iris-stop" / "oracle.json")
 
 
 def service_examples() -> list[str]:
