@@ -117,14 +117,37 @@ def test_evolution_breeds_from_stopped_trials_but_never_recommends_them(tmp_path
     assert oracle.get_best_trials(1)[0].trial_id == done.trial_id
 
 
-def iris_search(tmp_path, name, **kwargs):
+def iris_search(tmp_path, name, objective="val_accuracy", **kwargs):
     iris = load_builtin("iris")
     tuner = GeneticSearch(
         MLPHyperModel(iris.input_shape, num_classes=3, feature_mean=iris.feature_mean,
                       feature_variance=iris.feature_variance),
-        objective="val_accuracy", seed=4, directory=str(tmp_path), project_name=name,
-        **kwargs)
+        objective=objective, seed=4, directory=str(tmp_path), project_name=name, **kwargs)
     return tuner, iris
+
+
+# Two networks that learn iris in a few epochs, then one that cannot (a tiny layer, the
+# smallest learning rate, half its units dropped): the median rule must stop the third.
+LEARNING = [{"num_layers": 2, "units_0": units, "activation_0": "relu", "units_1": units,
+             "activation_1": "relu", "learning_rate": 0.01, "dropout": 0.0,
+             "batch_norm": False} for units in (64, 32)]
+HOPELESS = {"num_layers": 1, "units_0": 16, "activation_0": "tanh", "learning_rate": 0.0001,
+            "dropout": 0.5, "batch_norm": False}
+
+
+def assert_the_hopeless_trial_stopped(oracle, epochs):
+    """The two learning networks trained every epoch; the hopeless one stopped after its
+    third, and is never recommended."""
+    by_rate = {trial.hyperparameters.values["learning_rate"]: trial
+               for trial in oracle.trials.values()}
+    hopeless = by_rate.pop(HOPELESS["learning_rate"])
+    assert (hopeless.status, stopped_epoch(hopeless)) == (STOPPED, 2), \
+        hopeless.metrics.get_history("val_loss")
+    assert [o.step for o in hopeless.metrics.get_history("val_loss")] == [0, 1, 2]
+    for trial in by_rate.values():
+        assert trial.status == COMPLETED
+        assert [o.step for o in trial.metrics.get_history("val_loss")] == list(range(epochs))
+    assert oracle.get_best_trials(1)[0].status == COMPLETED
 
 
 def test_a_real_search_records_every_epoch_and_keeps_it_across_a_resume(tmp_path):
@@ -146,43 +169,30 @@ def test_a_real_search_records_every_epoch_and_keeps_it_across_a_resume(tmp_path
             o.value for o in trial.metrics.get_history("val_loss")]
 
 
-def test_a_real_search_stops_hopeless_trials_and_exports_a_fully_trained_one(tmp_path):
-    tuner, iris = iris_search(tmp_path, "stopping", max_trials=8,
-                              early_stopping=MedianStopping(min_epochs=1, min_trials=2),
-                              population_size=4)
+def test_a_real_search_stops_the_hopeless_trial_and_exports_a_fully_trained_one(tmp_path):
+    tuner, iris = iris_search(tmp_path, "stopping", objective="val_loss", max_trials=3,
+                              initial_hps=[*LEARNING, HOPELESS],
+                              early_stopping=MedianStopping(min_epochs=3, min_trials=2))
     tuner.search(iris.x_train, iris.y_train, validation_data=(iris.x_val, iris.y_val),
-                 epochs=4, verbose=0)
-    trials = list(tuner.oracle.trials.values())
-    stopped = [trial for trial in trials if trial.status == STOPPED]
-    assert stopped, [trial.metrics.get_history("val_accuracy") for trial in trials]
-    for trial in stopped:
-        assert stopped_epoch(trial) < 3
-        assert len(trial.metrics.get_history("val_accuracy")) == stopped_epoch(trial) + 1
-    best = tuner.oracle.get_best_trials(1)[0]
-    assert best.status == COMPLETED
-    assert len(best.metrics.get_history("val_accuracy")) == 4
+                 epochs=5, verbose=0)
+    assert_the_hopeless_trial_stopped(tuner.oracle, 5)
     assert tuner.get_best_models(1)[0] is not None
 
 
 def test_a_plain_keras_tuner_reports_its_epochs_through_the_callback(tmp_path):
     iris = load_builtin("iris")
-    oracle = GeneticOracle(objective=keras_tuner.Objective("val_accuracy", "max"),
-                           max_trials=6, seed=4, population_size=4)
+    oracle = GeneticOracle(objective=keras_tuner.Objective("val_loss", "min"), max_trials=3,
+                           seed=4, initial_hps=[*LEARNING, HOPELESS])
     tuner = keras_tuner.Tuner(
         oracle=oracle, directory=str(tmp_path), project_name="plain",
         hypermodel=MLPHyperModel(iris.input_shape, num_classes=3,
                                  feature_mean=iris.feature_mean,
                                  feature_variance=iris.feature_variance))
-    install_epoch_reports(tuner.oracle, MedianStopping(min_epochs=1, min_trials=2))
+    install_epoch_reports(tuner.oracle, MedianStopping(min_epochs=3, min_trials=2))
     with pytest.warns(DeprecationWarning, match="The use case of calling"):
         tuner.search(iris.x_train, iris.y_train, validation_data=(iris.x_val, iris.y_val),
-                     epochs=4, verbose=0, callbacks=[ReportEpochs(tuner)])
-    trials = list(tuner.oracle.trials.values())
-    for trial in trials:
-        epochs = [o.step for o in trial.metrics.get_history("val_accuracy")]
-        assert epochs == list(range(4 if trial.status == COMPLETED else stopped_epoch(trial) + 1))
-    assert any(trial.status == STOPPED for trial in trials), [t.status for t in trials]
-    assert tuner.oracle.get_best_trials(1)[0].status == COMPLETED
+                     epochs=5, verbose=0, callbacks=[ReportEpochs(tuner)])
+    assert_the_hopeless_trial_stopped(tuner.oracle, 5)
 
 
 def test_early_stopping_is_refused_where_it_cannot_compare_epochs(tmp_path):
