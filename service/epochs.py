@@ -19,6 +19,7 @@ from typing import Any
 
 from keras_tuner.engine import trial as trial_module
 
+from evokt.oracles.early_stopping import recorded_epochs
 from evokt.service.store import STOPPED_TRIAL
 from evokt.service.store import JobStore
 
@@ -49,9 +50,8 @@ def trial_epochs(trial: trial_module.Trial) -> dict[int, dict[str, float | None]
         KerasTuner averages a trial's executions), in the order of the epochs.
     """
     epochs: dict[int, dict[str, float]] = {}
-    for name in trial.metrics.metrics:
-        for observation in trial.metrics.get_history(name):
-            epochs.setdefault(int(observation.step), {})[name] = observation.mean()
+    for name, epoch, value in recorded_epochs(trial):
+        epochs.setdefault(epoch, {})[name] = value
     return {epoch: finite_metrics(epochs[epoch]) for epoch in sorted(epochs)}
 
 

@@ -252,11 +252,22 @@ def install_epoch_reports(oracle: keras_tuner.Oracle,
     return reports
 
 
-def _last_step(trial: trial_module.Trial) -> float:
+def recorded_epochs(trial: trial_module.Trial) -> list[tuple[str, int, float]]:
+    """(metric, epoch, value) of every observation the oracle holds of a trial: each
+    epoch, or only the end for a trial reported once (cross-validation). The value is
+    the mean of the epoch's observations, as KerasTuner averages executions.
+
+    Args:
+        trial: The oracle's trial.
+    """
+    return [(name, int(observation.step), float(observation.mean()))
+            for name, history in trial.metrics.metrics.items()
+            for observation in history.get_history()]
+
+
+def _last_step(trial: trial_module.Trial) -> int:
     """The last epoch recorded for a trial, or -1."""
-    steps = [observation.step for name in trial.metrics.metrics
-             for observation in trial.metrics.get_history(name)]
-    return max(steps, default=-1)
+    return max((epoch for _, epoch, _ in recorded_epochs(trial)), default=-1)
 
 
 def stopped_epoch(trial: trial_module.Trial) -> int | None:

@@ -19,7 +19,6 @@ from evokt.search.errors import TrackingError
 from evokt.search.spec import SearchSpec
 
 if TYPE_CHECKING:
-    from keras_tuner.engine import trial as trial_module
 
     from evokt.search.observe import SearchObserver
 
@@ -29,18 +28,6 @@ MLFLOW_MISSING = "mlflow is not installed: pip install 'evokt[mlflow]'"
 def mlflow_installed() -> bool:
     """Whether the `mlflow` extra is installed (checked without importing it)."""
     return importlib.util.find_spec("mlflow") is not None
-
-
-def recorded_epochs(trial: trial_module.Trial) -> list[tuple[str, int, float]]:
-    """(metric, step, value) of every observation the oracle holds of a trial:
-    each epoch, or only the end for a trial reported once (cross-validation).
-
-    Args:
-        trial: The oracle's trial.
-    """
-    return [(name, observation.step, float(observation.mean()))
-            for name, history in trial.metrics.metrics.items()
-            for observation in history.get_history()]
 
 
 def trackers(spec: SearchSpec, task: str, project_dir: str, output_dir: str,

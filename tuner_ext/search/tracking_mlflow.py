@@ -36,11 +36,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from evokt.files import write_json_atomically
+from evokt.oracles.early_stopping import recorded_epochs
 from evokt.search.errors import TrackingError
 from evokt.search.layout import BEST_FILE
 from evokt.search.layout import MLFLOW_RUNS_FILE
 from evokt.search.observe import SearchObserver
-from evokt.search.tracking import recorded_epochs
 
 logger = logging.getLogger("evokt.tracking")
 

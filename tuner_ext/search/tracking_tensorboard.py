@@ -26,8 +26,8 @@ from tensorboard.plugins.hparams import api as hparams_api
 from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import summary
 
+from evokt.oracles.early_stopping import recorded_epochs
 from evokt.search.observe import SearchObserver
-from evokt.search.tracking import recorded_epochs
 
 # KerasTuner's trial statuses that ended with a score; others ended failed.
 _SCORED = ("COMPLETED", "STOPPED")
