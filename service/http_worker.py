@@ -199,17 +199,27 @@ class EvoktWorker(gthread.ThreadWorker):
     def _close_oldest_idle(self) -> bool:
         """Closes the connection that has waited longest without a request to serve.
 
-        The oldest still sending its headers goes first (answered 408), then
-        the oldest kept alive between requests (which HTTP lets a server close).
+        The oldest still sending its headers goes first (answered 408; if its
+        headers have all arrived by now, it goes to a thread and the next oldest
+        is closed instead), then the oldest kept alive between requests (which
+        HTTP lets a server close).
 
         Returns:
             Whether there was one to close.
         """
-        if self.reading_conns:
-            self._drop_reading(next(iter(self.reading_conns)),
-                               "the request's headers did not arrive in time; the server "
-                               "is at its connection limit")
-            return True
+        while self.reading_conns:
+            conn = next(iter(self.reading_conns))
+            open_conns = self.nr_conns
+            # A last look: its headers may have come in since the loop's last turn
+            # (an accept batch runs before the reads of the same turn).
+            self._read_headers(conn, conn.sock)
+            if conn in self.reading_conns:
+                self._drop_reading(conn, "the request's headers did not arrive in time; "
+                                         "the server is at its connection limit")
+                return True
+            if self.nr_conns < open_conns:
+                return True  # its client had closed it
+            # Whole now, and on its way to a thread: the next oldest goes instead.
         if self.keepalived_conns:
             conn = self.keepalived_conns.popleft()
             self.poller.unregister(conn.sock)
