@@ -8,14 +8,26 @@
   `write_json_atomically` (write to a temporary file, then rename), each
   state file is either the old version or the new one, for every oracle,
   evokt's and KerasTuner's own.
+- No ended trial trained again. KerasTuner's `end_trial` saves the oracle
+  before it removes the trial from the ongoing ones, and `reload` sends every
+  ongoing trial to be retried: a search resumed after that save (killed, or
+  simply stopped after its last trial) trained its last ended trial again
+  and counted it twice. `reload` retries only the trials that have not ended.
+- No trial the oracle never recorded. KerasTuner's `create_trial` writes the
+  new trial's `trial.json`, then `oracle.json`: a process killed between the
+  two leaves a trial that `reload` reads back but the oracle's state never
+  started. It counts towards `max_trials` yet is never run or ended, so the
+  resumed search ended a trial short. `reload` now forgets such a trial and
+  removes its folder (nothing ran in it); the resumed search creates its id
+  again.
 - No stray output over gRPC. `conditions.Parent.to_proto` starts with a
   leftover `print(self.values[0])`, so a distributed search fills the
   chief's and the workers' output with numbers; it is replaced by the same
   conversion without the print.
 
-`install()` is called by `evokt.search.strategies.create_tuner` (every
-search evokt runs, any strategy) and by `EvolutionaryOracle` (evokt's oracles
-used directly from Python). Nothing here runs on import.
+`install()` is called by evokt's tuners (every search evokt runs, any
+strategy, and evokt's tuners used from Python) and by `EvolutionaryOracle`
+(evokt's oracles used directly from Python). Nothing here runs on import.
 """
 
 from __future__ import annotations
@@ -27,12 +39,14 @@ from typing import Any
 
 from keras_tuner.src import protos
 from keras_tuner.src import utils as kt_utils
+from keras_tuner.src.backend import io as kt_io
 from keras_tuner.src.engine import conditions
 from keras_tuner.src.engine import oracle as oracle_module
 
 from evokt.files import write_json_atomically as write_local_json_atomically
 
 _keras_tuner_save_json = kt_utils.save_json
+_keras_tuner_reload = oracle_module.Oracle.reload
 
 
 def write_json_atomically(path: str, obj: Any) -> str:
@@ -92,7 +106,20 @@ def _parent_to_proto(self: conditions.Parent):
     return proto.Condition(parent=proto.Condition.Parent(name=self.name, values=values))
 
 
+def _reload_started_trials(self: oracle_module.Oracle) -> None:
+    """KerasTuner's `Oracle.reload`, retrying only the started trials that have not
+    ended, and without the trials `oracle.json` never started."""
+    _keras_tuner_reload(self)
+    ended = set(self.end_order)
+    self._retry_queue = [trial_id for trial_id in self._retry_queue if trial_id not in ended]
+    started = set(self.start_order)
+    for trial_id in [trial_id for trial_id in self.trials if trial_id not in started]:
+        del self.trials[trial_id]
+        kt_io.rmtree(self._get_trial_dir(trial_id))
+
+
 def install() -> None:
-    """Applies both fixes; calling it again changes nothing."""
+    """Applies the fixes; calling it again changes nothing."""
     kt_utils.save_json = write_json_atomically
+    oracle_module.Oracle.reload = _reload_started_trials
     conditions.Parent.to_proto = _parent_to_proto

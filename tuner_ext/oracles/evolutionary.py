@@ -644,18 +644,6 @@ class EvolutionaryOracle(keras_tuner.Oracle):
         self._retry_queue = [t for t in self._retry_queue if t != trial.trial_id]
         super().end_trial(trial)
 
-    def reload(self) -> None:
-        """Reloads the oracle and its trials from the project directory."""
-        super().reload()
-        # KerasTuner saves the oracle inside `end_trial` before it removes the
-        # trial from the ongoing ones, and the base `reload` sends every
-        # ongoing trial to be retried: a process killed between the two would
-        # train an ended trial again and count it twice.
-        ended = set(self.end_order)
-        self._retry_queue = [
-            trial_id for trial_id in self._retry_queue if trial_id not in ended
-        ]
-
     def _record_values(self, trial: trial_module.Trial) -> None:
         super()._record_values(trial)
         # KerasTuner drops a trial's old hash from the tried set when its

@@ -38,6 +38,7 @@ from keras_tuner.src import backend
 from keras_tuner.src import utils
 from keras_tuner.src.distribute import utils as dist_utils
 
+from evokt import compat
 from evokt.chief.client import ChiefClient
 from evokt.oracles.constraints import Constraints
 from evokt.oracles.cross_validation import fold_indices
@@ -117,6 +118,7 @@ class EvoktTuner(keras_tuner.Tuner):
         # The data of the last `search`, for refitting with `folds` > 1.
         self._search_data: tuple[tuple, dict] | None = None
         rule = stopping_rule(early_stopping)
+        compat.install()  # before the project is reloaded
         super().__init__(*args, **kwargs)
         if rule is not None and (folds > 1 or self.executions_per_trial > 1
                                  or len(objectives_of(self.oracle.objective)) > 1):

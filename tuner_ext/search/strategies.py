@@ -325,10 +325,8 @@ def create_tuner(
         observer: Optional `SearchObserver` told of every trial's start and
             end.
     """
-    from evokt import compat
     from evokt.oracles.tuner import evokt_tuner
 
-    compat.install()
     kwargs = dict(
         hypermodel=hypermodel,
         objective=objective,
