@@ -3,8 +3,8 @@
 gunicorn reads a body only when the application asks for it, from a blocking
 socket, so a client that sends its body a byte at a time would hold a thread
 for as long as it likes. `BodyDeadline` gives every request's body a
-deadline: each read from the socket may wait only for the time left, and a
-body not in by then is answered 408. A chunked body that breaks its coding
+deadline: a read still waiting for it then is cut off, and the request is
+answered 408. A chunked body that breaks its coding
 is answered 400 (gunicorn's reader raises its own parse errors, which would
 be a 500). (Headers are guarded by the worker, `evokt.service.http_worker`.)
 
@@ -19,6 +19,7 @@ import os
 import random
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -30,27 +31,54 @@ from werkzeug.exceptions import RequestTimeout
 
 
 class _DeadlineStream:
-    """`wsgi.input` whose reads fail with 408 once the deadline has passed."""
+    """`wsgi.input` whose reads fail with 408 once the body's deadline has passed.
 
-    def __init__(self, stream: Any, sock: socket.socket, deadline: float, seconds: float):
+    Args:
+        stream: gunicorn's body stream.
+        sock: The client's socket.
+        deadline: `time.monotonic()` by which the body must be in.
+        seconds: The time the client had, for the message.
+        watch: The `BodyDeadline` that cuts off a read still waiting at the deadline.
+    """
+
+    def __init__(self, stream: Any, sock: socket.socket, deadline: float, seconds: float,
+                 watch: BodyDeadline):
         self.stream = stream
         self.sock = sock
         self.deadline = deadline
         self.seconds = seconds
+        self.watch = watch
+        # Guarded by the watch's lock: a read is waiting on the socket; the watch
+        # shut the socket's reading side at the deadline.
+        self.reading = False
+        self.cut_off = False
 
     def _call(self, method: Callable[..., Any], *args: Any) -> Any:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._timeout()
-        self.sock.settimeout(remaining)
+        with self.watch.lock:
+            if self.cut_off or time.monotonic() >= self.deadline:
+                raise self._timeout()
+            self.reading = True
         try:
-            return method(*args)
-        except TimeoutError:
-            raise self._timeout() from None
-        except ParseException as error:
-            raise BadRequest(f"the request body's chunked coding is malformed: {error}") from None
+            data = method(*args)
+        except (ParseException, OSError) as error:
+            # A chunked body cut off mid-line, or gunicorn's NoMoreData: late, not malformed.
+            if self.cut_off:
+                raise self._timeout() from None
+            if isinstance(error, ParseException):
+                raise BadRequest(f"the request body's chunked coding is malformed: {error}") \
+                    from None
+            raise
+        finally:
+            with self.watch.lock:
+                self.reading = False
+        if self.cut_off:
+            raise self._timeout()
+        return data
 
     def _timeout(self) -> RequestTimeout:
+        # What is left of the body is unknown: gunicorn must not read a next
+        # request from this connection.
+        self.stream.failed = True
         return RequestTimeout(f"the request body did not arrive within {self.seconds:g} seconds")
 
     def read(self, size: int = -1) -> bytes:
@@ -71,6 +99,13 @@ class _DeadlineStream:
 class BodyDeadline:
     """WSGI middleware: a request's body must arrive within `seconds`.
 
+    A socket timeout would bound each `recv`, not the body: a client sending
+    a byte within every timeout would hold the read as long as it likes. So
+    one thread per process watches the requests in the order of their
+    deadlines, and shuts the reading side of the socket of a request still
+    reading at its deadline; the waiting `recv` returns at once, and the read
+    fails with 408 (the connection is then closed).
+
     Only under gunicorn (which puts the client socket in the environment as
     `gunicorn.socket`); elsewhere the application is called as it is.
 
@@ -82,13 +117,52 @@ class BodyDeadline:
     def __init__(self, app: Callable, seconds: float):
         self.app = app
         self.seconds = seconds
+        self.lock = threading.Condition()
+        # Requests being answered, by deadline (all get the same `seconds`, so
+        # the order of their arrival is the order of their deadlines).
+        self._requests: dict[_DeadlineStream, None] = {}
+        self._watcher: threading.Thread | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
-        if sock is not None:
-            environ["wsgi.input"] = _DeadlineStream(
-                environ["wsgi.input"], sock, time.monotonic() + self.seconds, self.seconds)
-        return self.app(environ, start_response)
+        if sock is None:
+            return self.app(environ, start_response)
+        with self.lock:
+            stream = _DeadlineStream(environ["wsgi.input"], sock,
+                                     time.monotonic() + self.seconds, self.seconds, self)
+            self._requests[stream] = None
+            if self._watcher is None:
+                # In the worker process that serves (a thread does not survive a fork).
+                self._watcher = threading.Thread(target=self._cut_off_late_reads,
+                                                 name="evokt-body-deadlines", daemon=True)
+                self._watcher.start()
+            elif len(self._requests) == 1:
+                self.lock.notify()
+        environ["wsgi.input"] = stream
+        try:
+            return self.app(environ, start_response)
+        finally:
+            with self.lock:
+                self._requests.pop(stream, None)
+
+    def _cut_off_late_reads(self) -> None:
+        with self.lock:
+            while True:
+                if not self._requests:
+                    self.lock.wait()
+                    continue
+                stream = next(iter(self._requests))
+                remaining = stream.deadline - time.monotonic()
+                if remaining > 0:
+                    self.lock.wait(remaining)
+                    continue
+                del self._requests[stream]
+                if stream.reading:
+                    stream.cut_off = True
+                    try:
+                        stream.sock.shutdown(socket.SHUT_RD)
+                    except OSError:
+                        pass  # closed meanwhile
 
 
 class StreamSlots:

@@ -168,7 +168,7 @@ def answered(socks: list[socket.socket]) -> list[socket.socket]:
     return select.select(socks, [], [], 0)[0]
 
 
-def trickle_until_answered(socks: list[socket.socket], byte: bytes, timeout: float = 120) -> None:
+def trickle_until_answered(socks: list[socket.socket], byte: bytes, timeout: float = 120) -> int:
     """Sends `byte` on each of `socks` every 0.3 s until the server has answered on each.
 
     A byte comes well within any per-read timeout, so only a deadline for the
@@ -179,9 +179,13 @@ def trickle_until_answered(socks: list[socket.socket], byte: bytes, timeout: flo
         socks: Connections in the middle of sending a request.
         byte: What to send next on each.
         timeout: Seconds after which the test fails.
+
+    Returns:
+        The most bytes sent on one connection.
     """
     waiting = list(socks)
     give_up = time.monotonic() + timeout
+    sent = 0
     while waiting:
         assert time.monotonic() < give_up, f"no answer on {len(waiting)} connections"
         done = select.select(waiting, [], [], 0.3)[0]
@@ -191,6 +195,8 @@ def trickle_until_answered(socks: list[socket.socket], byte: bytes, timeout: flo
                 sock.sendall(byte)
             except OSError:
                 pass  # closed since the select: its answer is waiting to be read
+        sent += bool(waiting)
+    return sent
 
 
 def get(port: int, path: str, body: bytes | None = None, auth: bool = True,
@@ -261,13 +267,19 @@ def test_open_streams_and_slow_sockets_leave_probes_and_predictions_answering(we
         sock.close()
 
 
-def test_an_authenticated_body_sent_too_slowly_is_cut_off_with_408(web):
+@pytest.mark.parametrize("framing,trickled", [
+    ("Content-Length: 100", b" "),
+    ("Transfer-Encoding: chunked", b"1"),  # a chunk-size line that never ends
+    ("Content-Length: 100", b""),  # nothing at all
+], ids=["length", "chunked", "silent"])
+def test_an_authenticated_body_sent_too_slowly_is_cut_off_with_408(web, framing, trickled):
     sock = connect(web)
     sock.sendall(f"POST /v1/searches HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n"
-                 f"Content-Length: 100\r\nContent-Type: application/json\r\n\r\n{{".encode())
-    trickle_until_answered([sock], b" ")
-    # Had the server waited for the whole body (30 s of trickling), it would have
-    # answered 400: the body is not JSON.
+                 f"{framing}\r\nContent-Type: application/json\r\n\r\n{{".encode())
+    # Cut off at the deadline (a few bytes in), not when the body is all in (99 bytes,
+    # 30 s of trickling, each byte well within any socket timeout): the body is
+    # not JSON, so that would have been a 400.
+    assert trickle_until_answered([sock], trickled) < 50
     status, _, body = answer(sock)
     assert status == 408
     assert json.loads(body) == {"error": "the request body did not arrive within 2 seconds"}
