@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import settings
 from schemathesis import GenerationMode
 from service_helpers import AUTH
+from service_helpers import TOKEN
 from service_helpers import make_app
 from service_helpers import register_iris_model
 
@@ -31,6 +32,18 @@ def test_every_operation_conforms_and_never_errors(tmp_path):
     # so success responses are generated and checked too.
     existing = {"dataset_id": "iris", "search_id": search["id"], "name": "iris", "version": 1}
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+
+    @schema.auth()
+    class Bearer:
+        """The service's token, on every case but those that leave it out on purpose
+        (schemathesis skips the auth of a case whose negation is the token)."""
+
+        def get(self, case, context):
+            return TOKEN
+
+        def set(self, case, data, context):
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
     # Deletions last, so the other operations also meet the resources they delete.
     operations = sorted((result.ok() for result in schema.get_all_operations()),
                         key=lambda operation: operation.method.upper() == "DELETE")
@@ -53,7 +66,7 @@ def test_every_operation_conforms_and_never_errors(tmp_path):
             @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck))
             def check(case):
-                case.call_and_validate(headers=AUTH, excluded_checks=SEMANTIC_CHECKS)
+                case.call_and_validate(excluded_checks=SEMANTIC_CHECKS)
 
             try:
                 check()
