@@ -33,6 +33,7 @@ MAX_PREDICT_BYTES = 64 * 1024
 MAX_CONTENT_LENGTH = 256 * 1024
 STREAMS = 6
 FLOOD = 5000
+HEADER_SECONDS = 4
 
 
 def allow_open_files(count: int) -> None:
@@ -69,8 +70,8 @@ def stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    """Two workers sharing 6 event streams, small body limits, and an iris model that
-    each worker has loaded."""
+    """Two workers sharing 6 event streams, a 4-second header deadline, small body limits,
+    and an iris model that each worker has loaded."""
     allow_open_files(FLOOD + 1000)
     tmp_path = tmp_path_factory.mktemp("flood")
     data_dir = str(tmp_path / "data")
@@ -78,6 +79,7 @@ def service(tmp_path_factory):
     options = ServeOptions(port=free_port(), data_dir=data_dir, workers=2,
                            max_event_streams=STREAMS)
     process = start_gunicorn(tmp_path, data_dir, options, EVOKT_WARM_MODELS="true",
+                             EVOKT_HEADER_SECONDS=str(HEADER_SECONDS),
                              EVOKT_EVENTS_POLL_SECONDS="0.1",
                              EVOKT_MAX_PREDICT_BYTES=str(MAX_PREDICT_BYTES),
                              EVOKT_MAX_CONTENT_LENGTH=str(MAX_CONTENT_LENGTH))
@@ -180,8 +182,8 @@ def test_5000_idle_sockets_leave_probes_and_predictions_answering_within_a_secon
     port = service
     streams = open_streams(port, new_search(port), STREAMS)
     idle = IdleSockets(port, FLOOD)
-    # Longer than the headers' 10 seconds, so the sockets are cut off and reconnect.
-    results = latencies_under(idle, 20, {
+    # Longer than the headers' deadline, so the sockets are cut off and reconnect.
+    results = latencies_under(idle, 2 * HEADER_SECONDS + 1, {
         "probe": (port, "GET", "/v2/health/live"),
         "prediction": (port, "POST", "/v1/models/iris:predict", PREDICTION),
     })
@@ -189,7 +191,8 @@ def test_5000_idle_sockets_leave_probes_and_predictions_answering_within_a_secon
         sock.close()
     assert_fast(results)
     # The server held them all until their deadline, none were left in the backlog.
-    cut_off = idle.answers["408 the request's headers did not arrive within 10 seconds"]
+    cut_off = idle.answers[f"408 the request's headers did not arrive within {HEADER_SECONDS} "
+                           "seconds"]
     assert cut_off >= FLOOD * 0.8, dict(idle.answers)
 
 
