@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import jsonschema
 import keras_tuner
 import pytest
+from conftest import start_oracle
 from service_helpers import AUTH
 from service_helpers import TOKEN
 from service_helpers import conforms
@@ -37,15 +38,18 @@ def add_search(store: JobStore, search_id: str, state: str = "RUNNING") -> None:
     store.set_state(search_id, state)
 
 
-def make_oracle(project_dir: str) -> keras_tuner.Oracle:
+def observed_search(tmp_path) -> tuple[str, JobStore, keras_tuner.Oracle, StoreObserver]:
+    """A running search `s1` in a job store, a KerasTuner oracle, and the search
+    process's observer: the data directory, the store, the oracle and the observer."""
+    data_dir = str(tmp_path / "data")
+    store = JobStore(data_dir)
+    add_search(store, "s1")
     hp = keras_tuner.HyperParameters()
     hp.Int("units", 8, 64, step=8)
-    oracle = keras_tuner.oracles.RandomSearchOracle(
+    oracle = start_oracle(keras_tuner.oracles.RandomSearchOracle(
         objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=3,
-        hyperparameters=hp, seed=1)
-    oracle._set_project_dir(project_dir, "project")
-    oracle.verbose = 0
-    return oracle
+        hyperparameters=hp, seed=1), str(tmp_path / "project"))
+    return data_dir, store, oracle, StoreObserver(store, "s1")
 
 
 def train(oracle, observer: StoreObserver, epochs: int, stop_after: int | None = None):
@@ -72,11 +76,7 @@ def end(oracle, observer: StoreObserver, trial) -> None:
 
 
 def test_the_observer_stores_each_epoch_and_the_api_shows_every_trials_history(tmp_path):
-    data_dir = str(tmp_path / "data")
-    store = JobStore(data_dir)
-    add_search(store, "s1")
-    oracle = make_oracle(str(tmp_path / "project"))
-    observer = StoreObserver(store, "s1")
+    data_dir, store, oracle, observer = observed_search(tmp_path)
     completed = train(oracle, observer, EPOCHS)
     end(oracle, observer, completed)
     stopped = train(oracle, observer, EPOCHS, stop_after=2)
@@ -165,11 +165,7 @@ def test_a_restarted_search_forgets_the_trials_its_previous_process_left_running
 
 @pytest.mark.filterwarnings("ignore:All-NaN axis encountered")
 def test_metrics_that_are_not_finite_numbers_are_stored_as_null(tmp_path):
-    data_dir = str(tmp_path / "data")
-    store = JobStore(data_dir)
-    add_search(store, "s1")
-    oracle = make_oracle(str(tmp_path / "project"))
-    observer = StoreObserver(store, "s1")
+    data_dir, store, oracle, observer = observed_search(tmp_path)
     trial = oracle.create_trial("tuner0")
     observer.trial_started(oracle, trial)
     oracle.update_trial(trial.trial_id, {"val_accuracy": 0.5, "loss": math.nan}, step=0)

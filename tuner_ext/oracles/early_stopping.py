@@ -278,7 +278,7 @@ def stopped_epoch(trial: trial_module.Trial) -> int | None:
     """
     if trial.status != TrialStatus.STOPPED:
         return None
-    return int(_last_step(trial))
+    return _last_step(trial)
 
 
 def numeric_metrics(logs: dict[str, Any]) -> dict[str, float]:

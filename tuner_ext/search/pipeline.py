@@ -219,8 +219,8 @@ def run_prepared_search(
             args, kwargs = fit_arguments(spec, dataset)
             tuner.remember_search_data(*args, **kwargs)
         finally:
-            for name in cluster:
-                os.environ.pop(name, None)
+            for variable in cluster:
+                os.environ.pop(variable, None)
     best = export_best(tuner, dataset, spec, output_dir)
     exports = export_beside(output_dir, export_formats)
     observer.search_ended(tuner.oracle)

@@ -40,7 +40,8 @@ export function redrawOnResize(holder, draw, signal) {
   signal.addEventListener("abort", () => observer.disconnect());
 }
 
-function round(value) {
+/** A pixel coordinate to a tenth of a pixel, as the charts write them into SVG paths. */
+export function round(value) {
   return Math.round(value * 10) / 10;
 }
 

@@ -7,7 +7,7 @@
 // one picked) lie above it in SVG with the axes, as the other charts draw
 // them, where their labels stay text.
 
-import { MARGIN, axes, chartHeight, extent, padded, scale } from "./charts.js";
+import { MARGIN, axes, chartHeight, extent, padded, round, scale } from "./charts.js";
 import { s } from "./dom.js";
 
 // Okabe-Ito colours, as the other charts use them.
@@ -89,10 +89,6 @@ export function curvesChart(options) {
   });
   element.append(canvas, svg);
   return element;
-}
-
-function round(value) {
-  return Math.round(value * 10) / 10;
 }
 
 /**
